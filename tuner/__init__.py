@@ -1,0 +1,18 @@
+"""tuner: a declarative, config-driven database tuner.
+
+Public API: load_profile, inspect_db, make_plan (inspect + diff + build_plan in one call),
+diff, build_plan, render_plan_file.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from tuner.api import inspect_db, make_plan  # noqa: E402
+from tuner.diff import diff  # noqa: E402
+from tuner.plan import Plan, build_plan  # noqa: E402
+from tuner.planfile import render_plan_file  # noqa: E402
+from tuner.profile import Profile, load_profile  # noqa: E402
+
+__all__ = ["__version__", "Plan", "Profile", "build_plan", "diff", "inspect_db",
+           "load_profile", "make_plan", "render_plan_file"]

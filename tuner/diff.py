@@ -1,0 +1,104 @@
+"""diff(actual, desired) -> [Change]: set algebra over keyed mappings, no SQL, no I/O.
+
+Only desired -> create; only live -> drop (with prune, never for engine-owned objects); in both
+but with different signatures -> replace. Settings compare canonical values, and only the
+persistent ones the profile declares.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from tuner.changes import (
+    Change,
+    CreateIndex,
+    CreateView,
+    DropIndex,
+    DropView,
+    ReplaceIndex,
+    ReplaceView,
+    SetSetting,
+)
+from tuner.model import Index, Setting, State, View
+
+
+def diff(actual: State, desired: State, *, prune: bool = False) -> list[Change]:
+    """Every change that brings `actual` to `desired`, in a stable order (settings, indexes,
+    views; by name). Unmanaged live objects are dropped only when `prune` is true."""
+    changes: list[Change] = list(diff_settings(actual.settings, desired.settings))
+    changes += _diff_indexes(actual.indexes, desired.indexes, prune)
+    changes += _diff_views(actual.views, desired.views, prune)
+    return changes
+
+
+def diff_settings(actual: Mapping[str, Setting], desired: Mapping[str, Setting]
+                  ) -> list[SetSetting]:
+    """SetSetting for each desired setting whose live value differs."""
+    out = []
+    for name in sorted(desired):
+        want = desired[name].value
+        have = actual[name].value if name in actual else None
+        if have != want:
+            out.append(SetSetting(setting=desired[name].name, current=have, desired=want))
+    return out
+
+
+def unmanaged(actual: State, desired: State) -> tuple[list[Index], list[View]]:
+    """Live indexes and views that the profile does not declare (engine-owned ones excluded)."""
+    indexes = [i for k, i in sorted(actual.indexes.items())
+               if k not in desired.indexes and not i.owned_by_engine]
+    views = [v for k, v in sorted(actual.views.items()) if k not in desired.views]
+    return indexes, views
+
+
+def _diff_indexes(actual: Mapping[str, Index], desired: Mapping[str, Index],
+                  prune: bool) -> list[Change]:
+    out: list[Change] = []
+    for k in sorted(set(actual) | set(desired)):
+        have, want = actual.get(k), desired.get(k)
+        if have is None and want is not None:
+            out.append(CreateIndex(want))
+        elif want is None and have is not None:
+            if prune and not have.owned_by_engine:
+                out.append(DropIndex(have))
+        elif have is not None and want is not None and have.signature != want.signature:
+            out.append(ReplaceIndex(have, want, index_differences(have, want)))
+    return out
+
+
+def _diff_views(actual: Mapping[str, View], desired: Mapping[str, View],
+                prune: bool) -> list[Change]:
+    out: list[Change] = []
+    for k in sorted(set(actual) | set(desired)):
+        have, want = actual.get(k), desired.get(k)
+        if have is None and want is not None:
+            out.append(CreateView(want))
+        elif want is None and have is not None:
+            if prune:
+                out.append(DropView(have))
+        elif have is not None and want is not None and have.signature != want.signature:
+            diffs = []
+            if have.signature and want.signature and have.signature[1] != want.signature[1]:
+                diffs.append(f"columns {have.columns or '(from SELECT)'} -> "
+                             f"{want.columns or '(from SELECT)'}")
+            if have.signature and want.signature and have.signature[0] != want.signature[0]:
+                diffs.append("query differs")
+            out.append(ReplaceView(have, want, tuple(diffs) or ("definition differs",)))
+    return out
+
+
+def index_differences(have: Index, want: Index) -> tuple[str, ...]:
+    """What differs between two indexes, as short phrases for a step's reason."""
+    hs, ws = have.signature or (), want.signature or ()
+    out = []
+    if have.table.lower() != want.table.lower():
+        out.append(f"table {have.table} -> {want.table}")
+    if have.unique != want.unique:
+        out.append(f"unique {str(have.unique).lower()} -> {str(want.unique).lower()}")
+    if len(hs) > 2 and len(ws) > 2 and hs[2] != ws[2]:
+        before, after = have.columns_label, want.columns_label
+        out.append(f"columns {before} -> {after}" if before != after
+                   else "key order or collation differs")
+    if len(hs) > 3 and len(ws) > 3 and hs[3] != ws[3]:
+        out.append(f"where {have.where or '(none)'} -> {want.where or '(none)'}")
+    return tuple(out) or ("definition differs",)

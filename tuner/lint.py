@@ -1,0 +1,108 @@
+"""Warnings a reviewer should see in a plan: redundant and low-value indexes, and index builds
+that hold the write lock longer than the application waits for it.
+
+Lints never change the plan; they read the desired and live states and the planned steps.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tuner.model import Index, State, key
+
+if TYPE_CHECKING:
+    from tuner.engines.base import Engine
+    from tuner.plan import Step
+    from tuner.profile import Profile
+
+#: A lone index on a column with at most this many distinct values rarely pays for itself.
+LOW_CARDINALITY = 10
+#: ...and only once the table is big enough for the planner to care.
+LOW_CARDINALITY_MIN_ROWS = 1000
+
+
+def lint(profile: Profile, actual: State, desired: State, steps: tuple[Step, ...],
+         engine: Engine) -> list[str]:
+    """All warnings for this plan, most important first."""
+    warnings: list[str] = []
+    others = list(desired.indexes.values()) + [
+        i for k, i in actual.indexes.items()
+        if k not in desired.indexes and (i.owned_by_engine or not profile.prune)]
+    for index in desired.indexes.values():
+        warnings += _redundant(index, others, actual)
+        warnings += _low_cardinality(index, actual)
+    warnings += _slow_builds(profile, steps, engine)
+    return warnings
+
+
+def _keys(index: Index) -> tuple:
+    return index.signature[2] if index.signature else ()
+
+
+def _same_filter(a: Index, b: Index) -> bool:
+    return (a.signature or (None,) * 4)[3] == (b.signature or (None,) * 4)[3]
+
+
+def _describe(index: Index) -> str:
+    if index.origin == "pk":
+        return f"{index.name} (PRIMARY KEY)"
+    if index.origin == "u":
+        return f"{index.name} (UNIQUE constraint)"
+    return index.name
+
+
+def _redundant(index: Index, others: list[Index], actual: State) -> list[str]:
+    keys = _keys(index)
+    table = actual.tables.get(key(index.table))
+    if (table and table.rowid_alias and len(keys) == 1 and not index.where
+            and keys[0][:2] == ("column", key(table.rowid_alias))):
+        return [f"index {index.name}: {index.columns_label} is the table's INTEGER PRIMARY KEY "
+                "(the rowid): the index duplicates it, costs writes and buys nothing"]
+    for other in others:
+        if other.name == index.name or key(other.table) != key(index.table):
+            continue
+        if not _same_filter(index, other):
+            continue
+        theirs = _keys(other)
+        if len(keys) > len(theirs) or theirs[:len(keys)] != keys:
+            continue
+        if index.unique and not (other.unique and theirs == keys):
+            continue                      # a UNIQUE index enforces something the other can't
+        what = "duplicates" if theirs == keys else "is a prefix of"
+        return [f"index {index.name}: {index.columns_label} {what} {_describe(other)} "
+                f"{other.columns_label}: it costs writes and buys nothing"]
+    return []
+
+
+def _low_cardinality(index: Index, actual: State) -> list[str]:
+    keys = _keys(index)
+    if len(keys) != 1 or index.where or index.unique:
+        return []
+    for live in actual.indexes.values():
+        stat = actual.stats.get(key(live.name))
+        if not stat or len(stat) < 2 or not _keys(live) or _keys(live)[0] != keys[0]:
+            continue
+        rows, per_value = stat[0], max(stat[1], 1)
+        distinct = max(rows // per_value, 1)
+        if rows >= LOW_CARDINALITY_MIN_ROWS and distinct <= LOW_CARDINALITY:
+            return [f"index {index.name}: statistics show about {distinct} distinct values of "
+                    f"{index.columns_label} over {rows:,} rows; a lone index on a "
+                    "low-cardinality column rarely helps a query and slows every write "
+                    "(lead a composite index with a selective column instead)"]
+    return []
+
+
+def _slow_builds(profile: Profile, steps: tuple[Step, ...], engine: Engine) -> list[str]:
+    busy_ms = int(profile.settings.get("busy_timeout", 0) or 0)
+    out = []
+    for step in steps:
+        if step.kind not in ("create_index", "replace_index") or not step.rows:
+            continue
+        index = step.change.desired  # type: ignore[union-attr]
+        seconds = engine.index_build_seconds(index, step.rows)
+        if seconds * 1000 > busy_ms and seconds >= 0.1:
+            out.append(f"index {step.object}: building it over ~{step.rows:,} rows takes about "
+                       f"{seconds:.1f} s, longer than busy_timeout ({busy_ms} ms); the "
+                       "application cannot write while it runs, so its writes will fail "
+                       "with 'database is locked': apply in a quiet period")
+    return out

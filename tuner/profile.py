@@ -1,0 +1,353 @@
+"""Profiles: YAML (+ `extends`) -> JSON Schema -> semantic checks -> `Profile`.
+
+This module owns reading profile files, merging parents into children, and every check that
+can be made without a database. Errors name the file, the line and the JSON path, as in
+`profiles/bot.yaml:14: indexes[2].columns: [] should be non-empty`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from tuner.engines import engine_named
+from tuner.errors import ProfileError
+from tuner.model import Index, IndexColumn, View, key
+from tuner.resources import data_dir
+from tuner.sqltext import PARAM, SQLSyntaxError, statements, tokenize
+
+MERGED_LISTS = ("indexes", "views", "queries")
+RESERVED_PREFIXES = ("sqlite_", "tuner_")
+SETTINGS_KEYS = ("pragmas", "settings")
+
+Path_ = tuple  # a JSON path: ("indexes", 2, "columns")
+
+
+@dataclass(frozen=True)
+class Query:
+    """One of the workload's hot queries: read-only SQL with `:name` parameters."""
+
+    name: str
+    sql: str
+    params: dict[str, Any] = field(default_factory=dict)
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A loaded, merged and checked profile. `data` is the merged mapping; `sha256` hashes it."""
+
+    name: str
+    version: int
+    engine: str
+    path: str
+    sha256: str
+    settings: dict[str, Any]
+    indexes: tuple[Index, ...]
+    views: tuple[View, ...]
+    prune: bool
+    analyze: bool
+    vacuum: str
+    runtime: dict[str, Any]
+    queries: tuple[Query, ...]
+    data: dict[str, Any]
+    origins: dict[Path_, tuple[str, int]] = field(default_factory=dict, compare=False)
+
+    def error(self, where: Path_, message: str) -> ProfileError:
+        """A ProfileError pointing at the file and line that `where` came from."""
+        return _error_at(self.origins, self.path, where, message)
+
+
+@lru_cache(maxsize=1)
+def schema() -> dict[str, Any]:
+    """The profile JSON Schema (schemas/profile.schema.json)."""
+    with open(data_dir("schemas") / "profile.schema.json", encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def load_profile(path: str | Path) -> Profile:
+    """Load the profile at `path`, merge its parents, validate it and return a Profile."""
+    data, origins = _load_merged(Path(path), ())
+    _check_schema(data, origins, str(path))
+    profile = _build(data, origins, str(path))
+    return profile
+
+
+# -- reading and merging ------------------------------------------------------------------
+
+
+def _load_merged(path: Path, chain: tuple[Path, ...]) -> tuple[dict, dict]:
+    resolved = path.resolve()
+    if resolved in chain:
+        cycle = " -> ".join(str(p) for p in (*chain, resolved))
+        raise ProfileError(str(path), f"extends: cycle: {cycle}")
+    data, lines = _read_yaml(path)
+    origins = {p: (str(path), line) for p, line in lines.items()}
+    parent_ref = data.get("extends")
+    if parent_ref is None:
+        return data, origins
+    if not isinstance(parent_ref, str) or not parent_ref:
+        raise _error_at(origins, str(path), ("extends",), "must be a file path")
+    parent_path = path.parent / parent_ref
+    if not parent_path.is_file():
+        raise _error_at(origins, str(path), ("extends",),
+                        f"parent profile not found: {parent_path}")
+    parent, parent_origins = _load_merged(parent_path, (*chain, resolved))
+    child = {k: v for k, v in data.items() if k != "extends"}
+    return _merge(parent, parent_origins, child, origins, ())
+
+
+def _read_yaml(path: Path) -> tuple[dict, dict[Path_, int]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ProfileError(str(path), "no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProfileError(str(path), f"cannot read: {exc}") from None
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ProfileError(str(path), f"invalid YAML: {problem}",
+                           line=mark.line + 1 if mark else None) from None
+    if root is None:
+        raise ProfileError(str(path), "the file is empty")
+    lines: dict[Path_, int] = {}
+    _walk(root, (), lines, str(path))
+    data = yaml.SafeLoader("").construct_document(root)
+    if not isinstance(data, dict):
+        raise ProfileError(str(path), "a profile must be a YAML mapping", line=1)
+    return data, lines
+
+
+def _walk(node: yaml.Node, where: Path_, lines: dict[Path_, int], path: str) -> None:
+    """Record the line of every node, and refuse duplicate keys (PyYAML keeps the last)."""
+    lines[where] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        seen: set[Any] = set()
+        for key_node, value_node in node.value:
+            name = key_node.value
+            if name in seen:
+                raise ProfileError(path, f"{_fmt(where + (name,))}: duplicate key",
+                                   line=key_node.start_mark.line + 1)
+            seen.add(name)
+            _walk(value_node, where + (name,), lines, path)
+            lines[where + (name,)] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _walk(item, where + (i,), lines, path)
+
+
+def _merge(parent: Any, p_orig: dict, child: Any, c_orig: dict, where: Path_) -> tuple[Any, dict]:
+    """Child mappings override parent keys; named lists merge by `name`, the child winning."""
+    origins = {p: o for p, o in p_orig.items() if p[:len(where)] == where}
+    if isinstance(parent, dict) and isinstance(child, dict):
+        merged = dict(parent)
+        for k, v in child.items():
+            sub = where + (k,)
+            if k in parent and (isinstance(v, dict) and isinstance(parent[k], dict)
+                                or (k in MERGED_LISTS and not where)):
+                merged[k], sub_origins = _merge(parent[k], p_orig, v, c_orig, sub)
+            else:
+                merged[k] = v
+                sub_origins = _subtree(c_orig, sub, sub)
+            origins = {p: o for p, o in origins.items() if p[:len(sub)] != sub}
+            origins.update(sub_origins)
+        return merged, origins
+    if isinstance(parent, list) and isinstance(child, list):
+        return _merge_named(parent, p_orig, child, c_orig, where)
+    return child, _subtree(c_orig, where, where)
+
+
+def _merge_named(parent: list, p_orig: dict, child: list, c_orig: dict,
+                 where: Path_) -> tuple[list, dict]:
+    def name_of(item: Any) -> Any:
+        return item.get("name") if isinstance(item, dict) else None
+
+    child_names = {name_of(c) for c in child if name_of(c) is not None}
+    merged: list = []
+    sources: list[tuple[dict, Path_]] = []
+    for i, item in enumerate(parent):
+        if name_of(item) not in child_names:
+            merged.append(item)
+            sources.append((p_orig, where + (i,)))
+    for i, item in enumerate(child):
+        merged.append(item)
+        sources.append((c_orig, where + (i,)))
+    origins: dict = {where: c_orig.get(where, p_orig.get(where, ("", 0)))}
+    for new_i, (orig, old) in enumerate(sources):
+        origins.update(_subtree(orig, old, where + (new_i,)))
+    return merged, origins
+
+
+def _subtree(origins: dict, old: Path_, new: Path_) -> dict:
+    n = len(old)
+    return {new + p[n:]: o for p, o in origins.items() if p[:n] == old}
+
+
+# -- validation ---------------------------------------------------------------------------
+
+
+def _fmt(where: Path_) -> str:
+    out = ""
+    for part in where:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _error_at(origins: dict, default_path: str, where: Path_, message: str) -> ProfileError:
+    probe = tuple(where)
+    while probe and probe not in origins:
+        probe = probe[:-1]
+    path, line = origins.get(probe, (default_path, None))
+    return ProfileError(path or default_path, message, line=line or None, where=_fmt(where))
+
+
+def _check_schema(data: dict, origins: dict, path: str) -> None:
+    validator = jsonschema.Draft202012Validator(schema())
+    errors = sorted(validator.iter_errors(data), key=lambda e: _line_key(origins, e))
+    if not errors:
+        return
+    first = jsonschema.exceptions.best_match(errors)
+    where = tuple(first.absolute_path)
+    message = first.message
+    if first.validator == "additionalProperties" and isinstance(first.instance, dict):
+        allowed = set(first.schema.get("properties", {}))
+        extra = sorted(k for k in first.instance if k not in allowed)
+        if extra:
+            where = where + (extra[0],)
+            message = f"unknown key (allowed: {', '.join(sorted(allowed))})"
+    more = len(errors) - 1
+    if more:
+        message += f" (and {more} more problem{'s' if more > 1 else ''})"
+    raise _error_at(origins, path, where, message)
+
+
+def _line_key(origins: dict, err: jsonschema.ValidationError) -> tuple:
+    probe = tuple(err.absolute_path)
+    while probe and probe not in origins:
+        probe = probe[:-1]
+    file, line = origins.get(probe, ("", 0))
+    return (file, line or 0)
+
+
+def _build(data: dict, origins: dict, path: str) -> Profile:
+    def fail(where: Path_, message: str) -> ProfileError:
+        return _error_at(origins, path, where, message)
+
+    engine_name = data["engine"]
+    engine = engine_named(engine_name)
+    settings_key = engine.settings_key
+    for wrong_key in SETTINGS_KEYS:
+        if wrong_key != settings_key and wrong_key in data:
+            raise fail((wrong_key,), f"not used by engine {engine_name}; use {settings_key}:")
+    settings: dict[str, Any] = {}
+    for name, value in (data.get(settings_key) or {}).items():
+        try:
+            settings[name] = engine.normalize_setting(name, value)
+        except ValueError as exc:
+            raise fail((settings_key, name), str(exc)) from None
+
+    names: dict[str, Path_] = {}
+    indexes = []
+    for i, spec in enumerate(data.get("indexes") or []):
+        _check_name(spec["name"], ("indexes", i, "name"), names, fail)
+        indexes.append(_index(spec, ("indexes", i), fail))
+    views = []
+    for i, spec in enumerate(data.get("views") or []):
+        _check_name(spec["name"], ("views", i, "name"), names, fail)
+        _check_select(spec["sql"], ("views", i, "sql"), fail)
+        columns = tuple(spec["columns"]) if spec.get("columns") else None
+        views.append(View(name=spec["name"], sql=spec["sql"].strip().rstrip(";").strip(),
+                          columns=columns))
+    query_names: dict[str, Path_] = {}
+    queries = []
+    for i, spec in enumerate(data.get("queries") or []):
+        _check_name(spec["name"], ("queries", i, "name"), query_names, fail, reserved=False)
+        _check_select(spec["sql"], ("queries", i, "sql"), fail)
+        params = dict(spec.get("params") or {})
+        _check_params(spec["sql"], params, ("queries", i), fail)
+        queries.append(Query(spec["name"], spec["sql"].strip(), params, spec.get("description")))
+
+    maintenance = data.get("maintenance") or {}
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    return Profile(
+        name=data["profile"],
+        version=data["version"],
+        engine=engine_name,
+        path=path,
+        sha256=hashlib.sha256(canonical.encode()).hexdigest(),
+        settings=settings,
+        indexes=tuple(indexes),
+        views=tuple(views),
+        prune=bool(data.get("prune", False)),
+        analyze=bool(maintenance.get("analyze", True)),
+        vacuum=maintenance.get("vacuum", "auto"),
+        runtime=dict(data.get("runtime") or {}),
+        queries=tuple(queries),
+        data=data,
+        origins=origins,
+    )
+
+
+def _check_name(name: str, where: Path_, seen: dict, fail: Any, reserved: bool = True) -> None:
+    if reserved and name.lower().startswith(RESERVED_PREFIXES):
+        raise fail(where, f"{name!r}: the prefixes {', '.join(RESERVED_PREFIXES)} are reserved")
+    if key(name) in seen:
+        raise fail(where, f"{name!r} is declared twice (first at {_fmt(seen[key(name)])})")
+    seen[key(name)] = where
+
+
+def _index(spec: dict, where: Path_, fail: Any) -> Index:
+    columns = []
+    for j, col in enumerate(spec["columns"]):
+        if isinstance(col, str):
+            columns.append(IndexColumn(column=col))
+            continue
+        if "expr" in col:
+            _check_fragment(col["expr"], where + ("columns", j, "expr"), fail)
+        columns.append(IndexColumn(column=col.get("column"), expr=col.get("expr"),
+                                   order=col.get("order", "asc"), collate=col.get("collate")))
+    if spec.get("where") is not None:
+        _check_fragment(spec["where"], where + ("where",), fail)
+    return Index(name=spec["name"], table=spec["table"], columns=tuple(columns),
+                 unique=bool(spec.get("unique", False)), where=spec.get("where"))
+
+
+def _check_fragment(text: str, where: Path_, fail: Any) -> None:
+    """An expression or WHERE clause: it must tokenize and must not end the statement."""
+    try:
+        parts = statements(text)
+    except SQLSyntaxError as exc:
+        raise fail(where, str(exc)) from None
+    if len(parts) != 1:
+        raise fail(where, "must be a single SQL expression (no ';')")
+
+
+def _check_select(sql: str, where: Path_, fail: Any) -> None:
+    try:
+        parts = statements(sql)
+    except SQLSyntaxError as exc:
+        raise fail(where, str(exc)) from None
+    if len(parts) != 1:
+        raise fail(where, f"must be exactly one statement, found {len(parts)}")
+    if not parts[0][0].is_word("select", "with"):
+        raise fail(where, f"must be a SELECT or WITH statement, not {parts[0][0].text.upper()}")
+
+
+def _check_params(sql: str, params: dict, where: Path_, fail: Any) -> None:
+    used = [t.text[1:] for t in tokenize(sql) if t.kind == PARAM and t.text[:1] in ":@$"]
+    positional = [t for t in tokenize(sql) if t.kind == PARAM and t.text[:1] == "?"]
+    if positional:
+        raise fail(where + ("sql",), "use named parameters (:name), not '?'")
+    missing = sorted(set(used) - set(params))
+    if missing:
+        raise fail(where + ("params",), f"no value for parameter :{missing[0]}")

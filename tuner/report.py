@@ -1,0 +1,147 @@
+"""Turning plans and states into what people and scripts read: text, JSON and profile YAML.
+
+Functions here return strings or plain data; only cli.py prints them.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import click
+
+from tuner.model import Index, State
+from tuner.plan import PHASES, Plan, Step
+from tuner.planfile import body_hash, render_body
+
+COLORS = {"+": "green", "-": "red", "~": "yellow", "!": "cyan", "*": "blue"}
+LABELS = {"create_index": "index", "replace_index": "index", "drop_index": "index",
+          "create_view": "view", "replace_view": "view", "drop_view": "view",
+          "restore_trigger": "trigger", "set_setting": "setting", "set_pragma": "setting",
+          "analyze": "analyze", "vacuum": "vacuum"}
+
+
+def plan_summary_line(plan: Plan) -> str:
+    """`Plan: 3 to create, 1 to replace, 0 to drop, 1 setting.`"""
+    c = plan.summary()
+    settings = "setting" if c["settings"] == 1 else "settings"
+    return (f"Plan: {c['create']} to create, {c['replace']} to replace, {c['drop']} to drop, "
+            f"{c['settings']} {settings}.")
+
+
+def _step_line(step: Step) -> str:
+    sym = click.style(step.symbol, fg=COLORS.get(step.symbol), bold=True)
+    what = f"{LABELS.get(step.kind, step.kind)} {step.object}"
+    change = step.change
+    desired = getattr(change, "desired", None)
+    if isinstance(desired, Index):
+        what += f" on {desired.table} {desired.columns_label}"
+        if desired.where:
+            what += f" WHERE {desired.where}"
+    if step.rows is not None:
+        what += f"  (~{step.rows:,} rows)"
+    if step.destructive:
+        what += click.style("  [destructive]", fg="red")
+    return f"  {sym} {what}\n      {step.reason}"
+
+
+def plan_text(plan: Plan) -> str:
+    """The Terraform-like reading of a plan."""
+    out = [f"tuner plan: profile {plan.profile_name} v{plan.profile_version} -> "
+           f"{plan.target} ({plan.engine})", ""]
+    if plan.empty:
+        out.append("No changes. The database matches the profile.")
+    for number, title in PHASES.items():
+        steps = [s for s in plan.steps if s.phase == number]
+        if steps:
+            out.append(f"Phase {number}: {title}")
+            out += [_step_line(s) for s in steps]
+            out.append("")
+    if not plan.empty:
+        out.append(click.style(plan_summary_line(plan), bold=True))
+    if plan.runtime:
+        out += ["", "Runtime settings (per connection, applied by tuner.runtime on every "
+                    "connection; never planned, never drift):"]
+        out += [f"  {s.name} = {_value(s.value)}" for s in plan.runtime]
+    if plan.unmanaged:
+        out += ["", "Unmanaged (not in the profile, left alone; prune: true would drop them):"]
+        out += [f"  {u}" for u in plan.unmanaged]
+    if plan.warnings:
+        out += ["", "Warnings:"]
+        out += [click.style("  ! ", fg="yellow") + w for w in plan.warnings]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def plan_json(plan: Plan) -> dict[str, Any]:
+    """The machine-readable plan: steps as objects, runtime settings, warnings."""
+    return {
+        "engine": plan.engine,
+        "database": plan.target,
+        "profile": {"name": plan.profile_name, "version": plan.profile_version,
+                    "sha256": plan.profile_sha256},
+        "changes": not plan.empty,
+        "summary": plan.summary(),
+        "fingerprint": plan.fingerprint,
+        "plan_hash": body_hash(render_body(plan)),
+        "steps": [s.as_dict() for s in plan.steps],
+        "runtime_settings": [{"name": s.name, "value": s.value} for s in plan.runtime],
+        "warnings": list(plan.warnings),
+        "unmanaged": list(plan.unmanaged),
+    }
+
+
+def state_as_profile(state: State, name: str, settings_key: str) -> dict[str, Any]:
+    """The live state as a valid profile with `prune: true`: planned against the same
+    database it gives no changes."""
+    profile: dict[str, Any] = {
+        "profile": _profile_name(name),
+        "version": 1,
+        "engine": state.engine,
+        settings_key: {k: s.value for k, s in state.settings.items()},
+    }
+    indexes = [_index_entry(i) for _, i in sorted(state.indexes.items())
+               if not i.owned_by_engine]
+    if indexes:
+        profile["indexes"] = indexes
+    views = []
+    for _, v in sorted(state.views.items()):
+        entry: dict[str, Any] = {"name": v.name, "sql": v.sql}
+        if v.columns:
+            entry["columns"] = list(v.columns)
+        views.append(entry)
+    if views:
+        profile["views"] = views
+    profile["prune"] = True
+    return profile
+
+
+def _index_entry(index: Index) -> dict[str, Any]:
+    columns: list[Any] = []
+    for c in index.columns:
+        if c.column is not None and c.order == "asc" and not c.collate:
+            columns.append(c.column)
+            continue
+        entry: dict[str, Any] = {"column": c.column} if c.column is not None else {
+            "expr": c.expr}
+        if c.order != "asc":
+            entry["order"] = c.order
+        if c.collate:
+            entry["collate"] = c.collate
+        columns.append(entry)
+    out: dict[str, Any] = {"name": index.name, "table": index.table, "columns": columns}
+    if index.unique:
+        out["unique"] = True
+    if index.where:
+        out["where"] = index.where
+    return out
+
+
+def _profile_name(name: str) -> str:
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-.")
+    return cleaned if cleaned[:1].isalnum() else "inspected"

@@ -1,0 +1,1 @@
+"""Workload helpers: the demo database generator and workload inputs."""
