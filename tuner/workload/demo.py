@@ -175,7 +175,9 @@ def _event_sizes(rnd: random.Random, n: int, n_events: int, cap: int) -> list[in
         scale = 0.3 * n / sum(base)
         base = [int(b * scale) for b in base]
     ranks = list(range(1, n_events + 1))
-    rnd.shuffle(ranks)  # big events land at random ids
+    rnd.shuffle(ranks)  # big events land at random ids...
+    first = ranks.index(1)
+    ranks[0], ranks[first] = ranks[first], ranks[0]  # ...except event 1, always the biggest
     weights = [r ** -1.5 for r in ranks]
     room = [cap - b for b in base]
     rest = n - sum(base)
@@ -218,7 +220,8 @@ def _events(rnd: random.Random, n_events: int, n_users: int) -> Iterator[EventRo
         else:
             date = EPOCH - YEAR + int(rnd.random() * (YEAR + YEAR // 2))
         title = f"{rnd.choice(WHEN)} {rnd.choice(KINDS).lower()} #{eid}"
-        yield (eid, title, rnd.randint(1, n_users), date, rnd.choice(PLACES),
+        # Organizers are a small core of early users, as in real communities.
+        yield (eid, title, rnd.randint(1, max(1, n_events // 10)), date, rnd.choice(PLACES),
                rnd.choice(DESCRIPTIONS), status)
 
 
