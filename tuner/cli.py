@@ -133,6 +133,10 @@ def plan_cmd(profile: str, db: str, out_file: str | None, fmt: str,
     Read-only: inspects the database, diffs it against the profile and prints an idempotent
     plan. Exit codes: 0 success (no changes, with --detailed-exitcode), 1 error,
     2 changes pending (only with --detailed-exitcode)."""
+    if out_file and Path(out_file).resolve() in {
+            Path(db + suffix).resolve() for suffix in ("", "-wal", "-shm", "-journal")}:
+        raise TunerError(f"{out_file}: --out would overwrite the database {db}; "
+                         "write the plan to another file")
     plan = make_plan(load_profile(profile), db)
     text = render_plan_file(plan) if out_file or fmt == "sql" else ""
     if out_file:

@@ -79,12 +79,16 @@ def _diff_views(actual: Mapping[str, View], desired: Mapping[str, View],
         elif have is not None and want is not None and have.signature != want.signature:
             diffs = []
             if have.signature and want.signature and have.signature[1] != want.signature[1]:
-                diffs.append(f"columns {have.columns or '(from SELECT)'} -> "
-                             f"{want.columns or '(from SELECT)'}")
+                diffs.append(f"columns {_view_columns(have)} -> {_view_columns(want)}")
             if have.signature and want.signature and have.signature[0] != want.signature[0]:
                 diffs.append("query differs")
             out.append(ReplaceView(have, want, tuple(diffs) or ("definition differs",)))
     return out
+
+
+def _view_columns(view: View) -> str:
+    """A view's column list as `(id, username)`, or where its names come from."""
+    return "(" + ", ".join(view.columns) + ")" if view.columns else "(from SELECT)"
 
 
 def index_differences(have: Index, want: Index) -> tuple[str, ...]:

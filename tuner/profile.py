@@ -21,7 +21,7 @@ from tuner.engines import engine_named
 from tuner.errors import ProfileError
 from tuner.model import Index, IndexColumn, View, key
 from tuner.resources import data_dir
-from tuner.sqltext import PARAM, SQLSyntaxError, statements, tokenize
+from tuner.sqltext import PARAM, SQLSyntaxError, source, statements, tokenize
 
 MERGED_LISTS = ("indexes", "views", "queries")
 RESERVED_PREFIXES = ("sqlite_", "tuner_")
@@ -58,7 +58,8 @@ class Profile:
     runtime: dict[str, Any]
     queries: tuple[Query, ...]
     data: dict[str, Any]
-    origins: dict[Path_, tuple[str, int]] = field(default_factory=dict, compare=False)
+    # merged JSON path -> (file, line, the same node's JSON path inside that file)
+    origins: dict[Path_, tuple[str, int, Path_]] = field(default_factory=dict, compare=False)
 
     def error(self, where: Path_, message: str) -> ProfileError:
         """A ProfileError pointing at the file and line that `where` came from."""
@@ -89,7 +90,7 @@ def _load_merged(path: Path, chain: tuple[Path, ...]) -> tuple[dict, dict]:
         cycle = " -> ".join(str(p) for p in (*chain, resolved))
         raise ProfileError(str(path), f"extends: cycle: {cycle}")
     data, lines = _read_yaml(path)
-    origins = {p: (str(path), line) for p, line in lines.items()}
+    origins = {p: (str(path), line, p) for p, line in lines.items()}
     parent_ref = data.get("extends")
     if parent_ref is None:
         return data, origins
@@ -136,8 +137,8 @@ def _walk(node: yaml.Node, where: Path_, lines: dict[Path_, int], path: str) -> 
         for key_node, value_node in node.value:
             name = key_node.value
             if name in seen:
-                raise ProfileError(path, f"{_fmt(where + (name,))}: duplicate key",
-                                   line=key_node.start_mark.line + 1)
+                raise ProfileError(path, "duplicate key", line=key_node.start_mark.line + 1,
+                                   where=_fmt(where + (name,)))
             seen.add(name)
             _walk(value_node, where + (name,), lines, path)
             lines[where + (name,)] = key_node.start_mark.line + 1
@@ -169,8 +170,9 @@ def _merge(parent: Any, p_orig: dict, child: Any, c_orig: dict, where: Path_) ->
 
 def _merge_named(parent: list, p_orig: dict, child: list, c_orig: dict,
                  where: Path_) -> tuple[list, dict]:
-    def name_of(item: Any) -> Any:
-        return item.get("name") if isinstance(item, dict) else None
+    def name_of(item: Any) -> Any:  # case-insensitive, like the duplicate check and SQLite
+        name = item.get("name") if isinstance(item, dict) else None
+        return key(name) if isinstance(name, str) else name
 
     child_names = {name_of(c) for c in child if name_of(c) is not None}
     merged: list = []
@@ -182,7 +184,7 @@ def _merge_named(parent: list, p_orig: dict, child: list, c_orig: dict,
     for i, item in enumerate(child):
         merged.append(item)
         sources.append((c_orig, where + (i,)))
-    origins: dict = {where: c_orig.get(where, p_orig.get(where, ("", 0)))}
+    origins: dict = {where: c_orig.get(where, p_orig.get(where, ("", 0, where)))}
     for new_i, (orig, old) in enumerate(sources):
         origins.update(_subtree(orig, old, where + (new_i,)))
     return merged, origins
@@ -207,7 +209,9 @@ def _error_at(origins: dict, default_path: str, where: Path_, message: str) -> P
     probe = tuple(where)
     while probe and probe not in origins:
         probe = probe[:-1]
-    path, line = origins.get(probe, (default_path, None))
+    path, line, local = origins.get(probe, (default_path, None, probe))
+    # Name the node as it is written in that file (merging parents shifts list positions).
+    where = tuple(local) + tuple(where)[len(probe):]
     return ProfileError(path or default_path, message, line=line or None, where=_fmt(where))
 
 
@@ -216,7 +220,7 @@ def _check_schema(data: dict, origins: dict, path: str) -> None:
     errors = sorted(validator.iter_errors(data), key=lambda e: _line_key(origins, e))
     if not errors:
         return
-    first = jsonschema.exceptions.best_match(errors)
+    first = _fitting_branch(jsonschema.exceptions.best_match(errors))
     where = tuple(first.absolute_path)
     message = first.message
     if first.validator == "additionalProperties" and isinstance(first.instance, dict):
@@ -231,11 +235,27 @@ def _check_schema(data: dict, origins: dict, path: str) -> None:
     raise _error_at(origins, path, where, message)
 
 
+def _fitting_branch(err: jsonschema.ValidationError) -> jsonschema.ValidationError:
+    """Inside a oneOf, the error of the one branch whose shape fits the value: best_match
+    stops at "is not valid under any of the given schemas" when two branches fail alike, which
+    hides the real problem (`order: up`) and its line."""
+    while err.context:
+        branches: dict[Any, list] = {}
+        for sub in err.context:
+            branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+        fits = [subs for subs in branches.values() if not any(
+            e.validator in ("type", "required") and not e.relative_path for e in subs)]
+        if len(fits) != 1:
+            break
+        err = jsonschema.exceptions.best_match(fits[0])
+    return err
+
+
 def _line_key(origins: dict, err: jsonschema.ValidationError) -> tuple:
     probe = tuple(err.absolute_path)
     while probe and probe not in origins:
         probe = probe[:-1]
-    file, line = origins.get(probe, ("", 0))
+    file, line, _ = origins.get(probe, ("", 0, ()))
     return (file, line or 0)
 
 
@@ -264,10 +284,9 @@ def _build(data: dict, origins: dict, path: str) -> Profile:
     views = []
     for i, spec in enumerate(data.get("views") or []):
         _check_name(spec["name"], ("views", i, "name"), names, fail)
-        _check_select(spec["sql"], ("views", i, "sql"), fail)
+        select = _check_select(spec["sql"], ("views", i, "sql"), fail)
         columns = tuple(spec["columns"]) if spec.get("columns") else None
-        views.append(View(name=spec["name"], sql=spec["sql"].strip().rstrip(";").strip(),
-                          columns=columns))
+        views.append(View(name=spec["name"], sql=select, columns=columns))
     query_names: dict[str, Path_] = {}
     queries = []
     for i, spec in enumerate(data.get("queries") or []):
@@ -312,27 +331,34 @@ def _index(spec: dict, where: Path_, fail: Any) -> Index:
         if isinstance(col, str):
             columns.append(IndexColumn(column=col))
             continue
-        if "expr" in col:
-            _check_fragment(col["expr"], where + ("columns", j, "expr"), fail)
-        columns.append(IndexColumn(column=col.get("column"), expr=col.get("expr"),
+        expr = col.get("expr")
+        if expr is not None:
+            expr = _check_fragment(expr, where + ("columns", j, "expr"), fail)
+        columns.append(IndexColumn(column=col.get("column"), expr=expr,
                                    order=col.get("order", "asc"), collate=col.get("collate")))
-    if spec.get("where") is not None:
-        _check_fragment(spec["where"], where + ("where",), fail)
+    cond = spec.get("where")
+    if cond is not None:
+        cond = _check_fragment(cond, where + ("where",), fail)
     return Index(name=spec["name"], table=spec["table"], columns=tuple(columns),
-                 unique=bool(spec.get("unique", False)), where=spec.get("where"))
+                 unique=bool(spec.get("unique", False)), where=cond)
 
 
-def _check_fragment(text: str, where: Path_, fail: Any) -> None:
-    """An expression or WHERE clause: it must tokenize and must not end the statement."""
+def _check_fragment(text: str, where: Path_, fail: Any) -> str:
+    """An expression or WHERE clause: it must tokenize and must not end the statement.
+    Returns it trimmed to its first and last token (see `_check_select`)."""
     try:
         parts = statements(text)
     except SQLSyntaxError as exc:
         raise fail(where, str(exc)) from None
     if len(parts) != 1:
         raise fail(where, "must be a single SQL expression (no ';')")
+    return source(text, parts[0])
 
 
-def _check_select(sql: str, where: Path_, fail: Any) -> None:
+def _check_select(sql: str, where: Path_, fail: Any) -> str:
+    """One SELECT statement, returned trimmed to its first and last token: a leading comment,
+    a trailing `;` and a trailing `-- comment` go, since the plan writes text after it (a `-- `
+    comment at the end would swallow the `;` or `)` that follows)."""
     try:
         parts = statements(sql)
     except SQLSyntaxError as exc:
@@ -341,6 +367,7 @@ def _check_select(sql: str, where: Path_, fail: Any) -> None:
         raise fail(where, f"must be exactly one statement, found {len(parts)}")
     if not parts[0][0].is_word("select", "with"):
         raise fail(where, f"must be a SELECT or WITH statement, not {parts[0][0].text.upper()}")
+    return source(sql, parts[0])
 
 
 def _check_params(sql: str, params: dict, where: Path_, fail: Any) -> None:

@@ -1,11 +1,13 @@
 """The one jinja2 Environment over sql/, and the one place identifiers and literals are quoted.
 
 Templates resolve as `sql/<engine>/<kind>.sql.j2`, falling back to `sql/common/<kind>.sql.j2`.
-Everything that puts a name into SQL goes through `ident()`; values go through `literal()`.
+Everything that puts a name into SQL goes through `ident()`; values go through `literal()`;
+free text in a `--` comment goes through `comment()`.
 """
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from typing import Any
 
@@ -30,6 +32,18 @@ def literal(value: Any) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
+def json_text(value: Any) -> str:
+    """A value as JSON for a plan's step marker. jinja2's `tojson` is for HTML and writes `'`
+    as `\\u0027`; here only what JSON itself needs is escaped (line breaks included)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def comment(text: Any) -> str:
+    """Text made safe for one `--` SQL comment line: each line break becomes a space, so a
+    multi-line WHERE clause quoted in a reason cannot leave the comment and run as SQL."""
+    return " ".join(line.strip() for line in str(text).splitlines())
+
+
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
     """The shared Environment: strict undefined variables, no HTML escaping."""
@@ -43,6 +57,8 @@ def environment() -> jinja2.Environment:
     )
     env.filters["ident"] = ident
     env.filters["literal"] = literal
+    env.filters["comment"] = comment
+    env.filters["json"] = json_text
     return env
 
 

@@ -87,25 +87,27 @@ class SQLiteEngine:
         live_mode = actual.settings["journal_mode"].value if "journal_mode" in actual.settings \
             else "delete"
         file_changes = [c for c in changes if PRAGMAS[c.setting].needs_vacuum]
-        if file_changes and profile.vacuum == "never":
-            names = ", ".join(c.setting for c in file_changes)
+        blocked = [c for c in file_changes if _needs_vacuum(c)]
+        if blocked and profile.vacuum == "never":
+            names = ", ".join(c.setting for c in blocked)
             warnings.append(f"{names}: the change takes effect only after VACUUM, and "
                             "maintenance.vacuum is never, so it is not planned")
-            file_changes = []
+            file_changes = [c for c in file_changes if not _needs_vacuum(c)]
         leave_wal = live_mode == "wal" and any(c.setting == "page_size" for c in file_changes)
         if leave_wal:
             steps.append(self._pragma_step("journal_mode", "delete",
                                            "page_size cannot change in WAL mode: leave WAL "
                                            "for the VACUUM"))
         for c in file_changes:
+            when = " (takes effect at the VACUUM below)" if _needs_vacuum(c) else ""
             steps.append(self._pragma_step(c.setting, c.desired,
-                                           f"{c.setting}: {c.current} -> {c.desired} "
-                                           "(takes effect at the VACUUM below)"))
+                                           f"{c.setting}: {c.current} -> {c.desired}{when}"))
         if any(_needs_vacuum(c) for c in file_changes):
+            names = [c.setting for c in file_changes if _needs_vacuum(c)]
             steps.append(StepSpec("vacuum", "database", (render("sqlite", "vacuum"),),
-                                  "rebuild the file so that "
-                                  + ", ".join(c.setting for c in file_changes)
-                                  + " takes effect", transactional=False))
+                                  "rebuild the file so that " + ", ".join(names)
+                                  + (" takes" if len(names) == 1 else " take") + " effect",
+                                  transactional=False))
             warnings.append("VACUUM rewrites the whole database: it needs free disk space "
                             "about the size of the database and blocks every other "
                             "connection while it runs")
@@ -178,6 +180,7 @@ class SQLiteEngine:
         it back the way inspection reads the live database, so both sides compare as equals.
         A missing table or column, or SQL SQLite rejects, is an error naming the object."""
         persistent, _runtime = self.split_settings(profile.settings)
+        _check_names_free(profile, actual)
         scratch = sqlite3.connect(":memory:")
         try:
             _copy_tables(scratch, actual)
@@ -258,6 +261,29 @@ def _needs_vacuum(change: SetSetting) -> bool:
     if change.setting == "auto_vacuum":
         return "none" in (change.current, change.desired)
     return True
+
+
+def _check_names_free(profile: Profile, actual: State) -> None:
+    """Tables, views and indexes share one namespace in SQLite, and `CREATE VIEW IF NOT EXISTS`
+    silently does nothing when a *table* has the name: a declared name that a live object of
+    another kind keeps (tables always; undeclared views and indexes unless prune drops them)
+    is an error, or the plan would fail at apply or never converge."""
+    taken = {k: ("table", t.name) for k, t in actual.tables.items()}
+    declared = [("index", ("indexes", i, "name"), o.name) for i, o in enumerate(profile.indexes)]
+    declared += [("view", ("views", i, "name"), o.name) for i, o in enumerate(profile.views)]
+    if not profile.prune:
+        kinds = {key(name): kind for kind, _, name in declared}
+        for k, live in actual.indexes.items():
+            if not live.owned_by_engine and kinds.get(k) != "index":
+                taken.setdefault(k, ("index", live.name))
+        for k, view in actual.views.items():
+            if kinds.get(k) != "view":
+                taken.setdefault(k, ("view", view.name))
+    for kind, where, name in declared:
+        if key(name) in taken:
+            other, other_name = taken[key(name)]
+            raise profile.error(where, f"{kind} {name}: the name is taken by the {other} "
+                                       f"{other_name} in the database")
 
 
 def _copy_tables(scratch: sqlite3.Connection, actual: State) -> None:

@@ -213,7 +213,7 @@ def with_dependencies(view: View, names: set[str]) -> View:
 def _read_table(conn: sqlite3.Connection, name: str, sql: str) -> Table:
     toks = tokenize(sql)
     virtual = len(toks) > 1 and toks[1].is_word("virtual")
-    without_rowid = len(toks) > 2 and toks[-2].is_word("without") and toks[-1].is_word("rowid")
+    without_rowid = not virtual and _without_rowid(toks)
     columns, alias = [], None
     if not virtual:
         cols = conn.execute(inspection_sql("table_columns"), (name,)).fetchall()
@@ -223,6 +223,17 @@ def _read_table(conn: sqlite3.Connection, name: str, sql: str) -> Table:
             alias = pks[0][0]
     return Table(name=name, columns=tuple(columns), sql=sql, without_rowid=without_rowid,
                  virtual=virtual, rowid_alias=alias)
+
+
+def _without_rowid(toks: list[Token]) -> bool:
+    """True if the table options after the column list say WITHOUT ROWID, in any position
+    (`WITHOUT ROWID, STRICT` is as valid as `STRICT, WITHOUT ROWID`)."""
+    open_at = next((i for i, t in enumerate(toks) if t.kind == PUNCT and t.text == "("), None)
+    if open_at is None:
+        return False
+    options = toks[matching_paren(toks, open_at) + 1:]
+    return any(a.is_word("without") and b.is_word("rowid")
+               for a, b in zip(options, options[1:], strict=False))
 
 
 def _read_stats(conn: sqlite3.Connection, tables: dict[str, Table]

@@ -1,0 +1,3 @@
+PRAGMA auto_vacuum = full;
+CREATE TABLE notes(id INTEGER PRIMARY KEY, body TEXT);
+INSERT INTO notes(body) VALUES ('one'), ('two');

@@ -1,0 +1,2 @@
+CREATE TABLE users(id INTEGER PRIMARY KEY, username TEXT);
+CREATE TABLE archive(id INTEGER PRIMARY KEY, username TEXT);

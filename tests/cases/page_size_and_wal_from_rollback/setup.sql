@@ -1,0 +1,3 @@
+PRAGMA page_size = 4096;
+CREATE TABLE notes(id INTEGER PRIMARY KEY, body TEXT);
+INSERT INTO notes(body) VALUES ('one'), ('two'), ('three');

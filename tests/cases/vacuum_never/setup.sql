@@ -1,0 +1,2 @@
+CREATE TABLE notes(id INTEGER PRIMARY KEY, body TEXT);
+INSERT INTO notes(body) VALUES ('one'), ('two'), ('three');

@@ -1,0 +1,3 @@
+PRAGMA journal_mode = wal;
+CREATE TABLE notes(id INTEGER PRIMARY KEY, body TEXT);
+INSERT INTO notes(body) VALUES ('one');
