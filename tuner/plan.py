@@ -190,6 +190,12 @@ def build_plan(changes: list[Change], actual: State, desired: State, profile: Pr
             sorted(specs, key=lambda s: s[0]), start=1)
     )
     persistent, runtime = engine.split_settings(profile.settings)
+    for c in changes:
+        lost = _triggers_of(c.current, actual) if isinstance(c, DropView) else []
+        if lost:
+            warnings.append(f"prune drops view {c.current.name}, and SQLite deletes its "
+                            f"INSTEAD OF triggers with it: {', '.join(t.name for t in lost)}; "
+                            "declare the view to keep them")
     warnings = lint(profile, actual, desired, steps, engine) + warnings
     idx, views = unmanaged(actual, desired)
     return Plan(

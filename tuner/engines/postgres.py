@@ -21,4 +21,5 @@ class PostgresEngine:
 
     def inspect(self, target: str) -> Any:
         """Refuse: the PostgreSQL engine is not implemented yet."""
-        raise EngineError("the PostgreSQL engine is not available in this version of tuner")
+        raise EngineError(f"{target}: the PostgreSQL engine is not available in this version "
+                          "of tuner; only SQLite databases can be planned")

@@ -49,8 +49,11 @@ class Pragma:
             if self.name == "page_size" and value & (value - 1):
                 raise ValueError(f"{value} is not a power of two between 512 and 65536")
             return value
-        # enum
+        # enum. YAML 1.1 reads a bare `off`/`on` as a boolean: take it back as the word.
         if isinstance(value, bool):
+            word = "on" if value else "off"
+            if word in self.choices:
+                return word
             raise ValueError(f"expected one of {', '.join(self.choices)}, got {value!r}")
         if isinstance(value, int) and self.enum_is_numbered and 0 <= value < len(self.choices):
             return self.choices[value]
