@@ -41,6 +41,11 @@ def connect(path: str, pragmas: dict) -> sqlite3.Connection:
     return conn
 
 
+def query_plan(conn: sqlite3.Connection, sql: str, params: dict) -> str:
+    """The EXPLAIN QUERY PLAN lines of a query, joined."""
+    return "; ".join(row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params))
+
+
 def _ratio(r: float) -> str:
     return f"{r:,.0f}x" if r >= 10 else f"{r:.1f}x"
 
@@ -69,15 +74,14 @@ def main() -> None:
         same = sorted(got_b) == sorted(got_a)
         tb, ta = timed_pair(lambda q=q: before.execute(q.sql, q.params).fetchall(),
                             lambda q=q: after.execute(q.sql, q.params).fetchall(), args.runs)
-        plan_after = "; ".join(r[3] for r in after.execute("EXPLAIN QUERY PLAN " + q.sql,
-                                                           q.params))
         rows.append([q.name, f"{len(got_a):,}", f"{median(tb) * 1000:.2f}",
                      f"{median(ta) * 1000:.3f}", f"{p95(ta) * 1000:.3f}",
-                     _ratio(median(tb) / median(ta)), "yes" if same else "NO", plan_after])
+                     _ratio(median(tb) / median(ta)), "yes" if same else "NO",
+                     query_plan(before, q.sql, q.params), query_plan(after, q.sql, q.params)])
         if not same:
             print(f"{q.name}: results differ before and after", file=sys.stderr)
     text = table(["query", "rows", "before ms (median)", "after ms (median)", "after p95",
-                  "speedup", "same rows", "plan after"], rows)
+                  "speedup", "same rows", "plan before", "plan after"], rows)
     print(text)
     print(f"plan executed in {applied:.1f} s ({len(plan.steps)} steps)")
     write_section("hot_queries", f"""
