@@ -7,7 +7,8 @@ persistent ones the profile declares.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from tuner.changes import (
     Change,
@@ -51,39 +52,46 @@ def unmanaged(actual: State, desired: State) -> tuple[list[Index], list[View]]:
     return indexes, views
 
 
-def _diff_indexes(actual: Mapping[str, Index], desired: Mapping[str, Index],
-                  prune: bool) -> list[Change]:
+def _diff_keyed(actual: Mapping[str, Any], desired: Mapping[str, Any], prune: bool,
+                create: Callable[[Any], Change], drop: Callable[[Any], Change],
+                replace: Callable[[Any, Any], Change]) -> list[Change]:
+    """The set algebra: only desired -> create; only live -> drop (with prune, never what the
+    engine owns); in both with different signatures -> replace."""
     out: list[Change] = []
     for k in sorted(set(actual) | set(desired)):
         have, want = actual.get(k), desired.get(k)
-        if have is None and want is not None:
-            out.append(CreateIndex(want))
-        elif want is None and have is not None:
-            if prune and not have.owned_by_engine:
-                out.append(DropIndex(have))
-        elif have is not None and want is not None and have.signature != want.signature:
-            out.append(ReplaceIndex(have, want, index_differences(have, want)))
+        if have is None:
+            out.append(create(want))
+        elif want is None:
+            if prune and not getattr(have, "owned_by_engine", False):
+                out.append(drop(have))
+        elif have.signature != want.signature:
+            out.append(replace(have, want))
     return out
+
+
+def _diff_indexes(actual: Mapping[str, Index], desired: Mapping[str, Index],
+                  prune: bool) -> list[Change]:
+    return _diff_keyed(actual, desired, prune, CreateIndex, DropIndex,
+                       lambda have, want: ReplaceIndex(have, want,
+                                                       index_differences(have, want)))
 
 
 def _diff_views(actual: Mapping[str, View], desired: Mapping[str, View],
                 prune: bool) -> list[Change]:
-    out: list[Change] = []
-    for k in sorted(set(actual) | set(desired)):
-        have, want = actual.get(k), desired.get(k)
-        if have is None and want is not None:
-            out.append(CreateView(want))
-        elif want is None and have is not None:
-            if prune:
-                out.append(DropView(have))
-        elif have is not None and want is not None and have.signature != want.signature:
-            diffs = []
-            if have.signature and want.signature and have.signature[1] != want.signature[1]:
-                diffs.append(f"columns {_view_columns(have)} -> {_view_columns(want)}")
-            if have.signature and want.signature and have.signature[0] != want.signature[0]:
-                diffs.append("query differs")
-            out.append(ReplaceView(have, want, tuple(diffs) or ("definition differs",)))
-    return out
+    return _diff_keyed(actual, desired, prune, CreateView, DropView,
+                       lambda have, want: ReplaceView(have, want, view_differences(have, want)))
+
+
+def view_differences(have: View, want: View) -> tuple[str, ...]:
+    """What differs between two views, as short phrases for a step's reason."""
+    hs, ws = have.signature or (None, None), want.signature or (None, None)
+    diffs = []
+    if hs[1] != ws[1]:
+        diffs.append(f"columns {_view_columns(have)} -> {_view_columns(want)}")
+    if hs[0] != ws[0]:
+        diffs.append("query differs")
+    return tuple(diffs) or ("definition differs",)
 
 
 def _view_columns(view: View) -> str:
