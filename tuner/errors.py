@@ -41,3 +41,27 @@ class PlanError(TunerError):
 
 class PlanFileError(TunerError):
     """A saved plan file cannot be read: not a tuner plan, or its header is damaged."""
+
+
+class StalePlanError(TunerError):
+    """A saved plan no longer matches the database it was made for: plan again."""
+
+    def __init__(self, message: str, changed: list[str] | None = None):
+        self.changed = changed or []
+        super().__init__(message)
+
+
+class BackupError(TunerError):
+    """The backup could not be taken or verified; nothing was changed."""
+
+
+class ApplyError(TunerError):
+    """An apply failed. Carries the failing step and SQL, what ran, and the backup path."""
+
+    def __init__(self, message: str, *, step: int | None = None, sql: str | None = None,
+                 applied: list[int] | None = None, backup: str | None = None):
+        self.step = step
+        self.sql = sql
+        self.applied = applied or []
+        self.backup = backup
+        super().__init__(message)

@@ -114,6 +114,12 @@ def prior_state(actual: State) -> dict[str, Any]:
             "settings": {k: s.value for k, s in sorted(actual.settings.items())}}
 
 
+def jsonable(value: Any) -> Any:
+    """A signature as JSON sees it (tuples become lists), so the live side compares equal after
+    a round trip through a plan file's manifest."""
+    return json.loads(json.dumps(value))
+
+
 def state_fingerprint(prior: dict[str, Any]) -> str:
     """sha256 over a prior state, as stored in a plan's manifest."""
     return hashlib.sha256(json.dumps(prior, sort_keys=True).encode()).hexdigest()
@@ -206,9 +212,12 @@ def build_plan(changes: list[Change], actual: State, desired: State, profile: Pr
                         + [f"view {v.name}" for v in views]) if not profile.prune else (),
         prior=prior_state(actual),
         desired={"settings": {k: s.value for k, s in sorted(persistent.items())},
-                 "indexes": {i.name: engine.create_index_sql(i)
+                 "indexes": {i.name: {"sql": engine.create_index_sql(i),
+                                      "signature": jsonable(i.signature)}
                              for i in desired.indexes.values()},
-                 "views": {v.name: engine.create_view_sql(v) for v in desired.views.values()},
+                 "views": {v.name: {"sql": engine.create_view_sql(v),
+                                    "signature": jsonable(v.signature)}
+                           for v in desired.views.values()},
                  "prune": profile.prune},
     )
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -23,6 +24,20 @@ FORMAT = 1
 
 
 @dataclass(frozen=True)
+class FileStep:
+    """One step as written in a plan file: what apply executes, exactly as reviewed."""
+
+    number: int
+    kind: str
+    object: str
+    transactional: bool
+    destructive: bool
+    phase: int
+    reason: str
+    statements: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class PlanFile:
     """A plan file read back: its manifest and its body, and whether the body is intact."""
 
@@ -33,6 +48,15 @@ class PlanFile:
     def intact(self) -> bool:
         """True when the body still hashes to the manifest's plan hash (not edited)."""
         return body_hash(self.body) == self.manifest.get("plan_hash")
+
+    @property
+    def plan_hash(self) -> str:
+        """The plan hash the header declares."""
+        return str(self.manifest.get("plan_hash", ""))
+
+    def steps(self) -> list[FileStep]:
+        """The body's steps in order, each with its statements split as SQLite would."""
+        return parse_steps(self.body)
 
 
 def body_hash(body: str) -> str:
@@ -100,3 +124,63 @@ def parse_plan_file(text: str) -> PlanFile:
     if body.startswith("\n"):
         body = body[1:]
     return PlanFile(manifest=data, body=body)
+
+
+STEP_MARK = "-- tuner:step "
+_STRUCTURE = ("BEGIN IMMEDIATE;", "COMMIT;")
+
+
+def parse_steps(body: str) -> list[FileStep]:
+    """Split a plan body at its `-- tuner:step` markers. Lines between markers, other than
+    comments and the phase's BEGIN/COMMIT, are the step's SQL; statements are split with
+    `sqlite3.complete_statement`, so a trigger body's inner semicolons stay inside it."""
+    steps: list[FileStep] = []
+    phase = 0
+    current: dict[str, Any] | None = None
+    lines: list[str] = []
+
+    def close() -> None:
+        if current is not None:
+            steps.append(FileStep(statements=_split_statements(lines), **current))
+
+    for line in body.splitlines():
+        if line.startswith("-- Phase "):
+            close()
+            current, lines = None, []
+            phase = int(line[len("-- Phase "):].split(":", 1)[0])
+        elif line.startswith(STEP_MARK):
+            close()
+            current, lines = _parse_marker(line, phase), []
+        elif current is not None and line.startswith("-- reason: ") and not lines:
+            current["reason"] = line[len("-- reason: "):]
+        elif current is not None and line.strip() not in _STRUCTURE:
+            lines.append(line)
+    close()
+    return steps
+
+
+def _parse_marker(line: str, phase: int) -> dict[str, Any]:
+    head, _, obj = line[len(STEP_MARK):].partition(" object=")
+    fields = head.split()
+    attrs = dict(f.split("=", 1) for f in fields[1:])
+    try:
+        return {"number": int(fields[0]), "kind": attrs["kind"],
+                "transactional": attrs["transactional"] == "true",
+                "destructive": attrs.get("destructive") == "true",
+                "object": json.loads(obj), "phase": phase, "reason": ""}
+    except (KeyError, ValueError, IndexError) as exc:
+        raise PlanFileError(f"damaged step marker: {line!r} ({exc})") from None
+
+
+def _split_statements(lines: list[str]) -> tuple[str, ...]:
+    out, buf = [], ""
+    for line in lines:
+        if not buf and (not line.strip() or line.lstrip().startswith("--")):
+            continue
+        buf += line + "\n"
+        if sqlite3.complete_statement(buf):
+            out.append(buf.strip())
+            buf = ""
+    if buf.strip():
+        raise PlanFileError(f"incomplete SQL statement in the plan: {buf.strip()[:80]!r}")
+    return tuple(out)

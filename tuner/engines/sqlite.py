@@ -144,15 +144,7 @@ class SQLiteEngine:
     # -- DDL ------------------------------------------------------------------------------
     def create_index_sql(self, index: Index) -> str:
         """`CREATE [UNIQUE] INDEX IF NOT EXISTS ...` for a declared index."""
-        keys = []
-        for col in index.columns:
-            text = ident(col.column) if col.column is not None else str(col.expr)
-            if col.collate:
-                text += " COLLATE " + ident(col.collate)
-            if col.order == "desc":
-                text += " DESC"
-            keys.append(text)
-        return render("sqlite", "create_index", index=index, keys=keys)
+        return render("sqlite", "create_index", index=index)
 
     def drop_index_sql(self, index: Index) -> str:
         """`DROP INDEX IF EXISTS name;`"""
@@ -245,7 +237,7 @@ class SQLiteEngine:
         views = {}
         for k, (i, view) in sqls.items():
             try:
-                scratch.execute("SELECT * FROM " + ident(view.name) + " LIMIT 0").fetchall()
+                scratch.execute(render("sqlite", "inspect/probe_view", view=view.name)).fetchall()
             except sqlite3.Error as exc:
                 raise profile.error(("views", i, "sql"), f"view {view.name}: {exc}") from None
             stored = scratch.execute("SELECT sql FROM sqlite_master WHERE name = ?",

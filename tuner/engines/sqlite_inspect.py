@@ -18,7 +18,7 @@ from urllib.parse import quote
 from tuner.engines.sqlite_pragmas import PRAGMAS, persistent_journal_mode
 from tuner.errors import DatabaseError
 from tuner.model import PERSISTENT, Index, IndexColumn, Setting, State, Table, Trigger, View, key
-from tuner.render import ident
+from tuner.render import render
 from tuner.resources import data_dir
 from tuner.sqltext import (
     PUNCT,
@@ -255,8 +255,8 @@ def _read_stats(conn: sqlite3.Connection, tables: dict[str, Table]
     for k, table in tables.items():
         rows = nrows.get(k)
         if rows is None and not table.virtual and not table.without_rowid:
-            # max(rowid) descends the table's B-tree: O(log n), never a scan.
-            found = conn.execute("SELECT max(rowid) FROM " + ident(table.name)).fetchone()[0]
+            found = conn.execute(render("sqlite", "inspect/max_rowid",
+                                        table=table.name)).fetchone()[0]
             rows = int(found or 0)
         result[k] = Table(table.name, table.columns, table.sql, table.without_rowid,
                           table.virtual, rows, table.rowid_alias)
@@ -266,7 +266,7 @@ def _read_stats(conn: sqlite3.Connection, tables: dict[str, Table]
 def _read_settings(conn: sqlite3.Connection) -> dict[str, Setting]:
     settings = {}
     for name in PERSISTENT_PRAGMAS:
-        raw = conn.execute("PRAGMA " + name).fetchone()[0]
+        raw = conn.execute(render("sqlite", "read_pragma", name=name)).fetchone()[0]
         value = PRAGMAS[name].normalize(raw)
         if name == "journal_mode":
             value = persistent_journal_mode(value)
