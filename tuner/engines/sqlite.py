@@ -19,7 +19,7 @@ from tuner.engines.sqlite_inspect import (
 )
 from tuner.engines.sqlite_pragmas import PRAGMAS, persistent_journal_mode
 from tuner.model import CONNECTION, PERSISTENT, Index, Setting, State, View, key
-from tuner.render import ident, render
+from tuner.render import render
 
 if TYPE_CHECKING:
     from tuner.changes import SetSetting
