@@ -646,17 +646,18 @@ def test_demo_runs_from_a_pristine_copy(capsys: pytest.CaptureFixture[str],
     assert len(pristine) == 1
     mtime = pristine[0].stat().st_mtime_ns
     digest = sha(pristine[0])
-
-    # tune the working copy: the next run must start over from the pristine database
-    apply_plan_file(db, plan_file)
+    # the demo applies the plan: a verified backup, then a second plan with no changes
+    assert "Planning again" in first.out and "No changes" in first.out
+    assert list((work / ".tuner-backups").glob("demo.db-*.db"))
     assert run(capsys, "plan", BOT, "--db", db, "--detailed-exitcode").code == 0
 
     second = run(capsys, "demo", "--workdir", work, "--participants", "2000")
     assert second.code == 0, second.err
     assert "Generating" not in second.err
+    # it started over from the untouched pristine copy, so it had the same changes to make
     assert SUMMARY.search(second.out).groups() == SUMMARY.search(first.out).groups()
     assert pristine[0].stat().st_mtime_ns == mtime and sha(pristine[0]) == digest
-    assert run(capsys, "plan", BOT, "--db", db, "--detailed-exitcode").code == 2
+    assert run(capsys, "plan", BOT, "--db", pristine[0], "--detailed-exitcode").code == 2
 
 
 # -- the real console script and python -m tuner --------------------------------------------------

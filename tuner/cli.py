@@ -21,8 +21,10 @@ import yaml
 
 from tuner import __version__
 from tuner.api import engine_for, make_plan
+from tuner.apply import ApplyOptions, ApplyResult, Event, apply_plan_file
 from tuner.errors import DatabaseError, TunerError
-from tuner.planfile import render_plan_file
+from tuner.plan import SYMBOLS
+from tuner.planfile import PlanFile, parse_plan_file, render_plan_file
 from tuner.profile import load_profile, schema
 from tuner.report import plan_json, plan_text, state_as_profile
 from tuner.resources import bundled_profile
@@ -198,7 +200,7 @@ def _build_demo(path: str, participants: int, seed: int, force: bool) -> None:
               help="Size of the demo database.")
 @click.option("--seed", default=42, show_default=True, type=int, help="Random seed.")
 def demo_cmd(workdir: str, participants: int, seed: int) -> None:
-    """Run tuner's main job on a demo bot database: plan the bundled profile.
+    """Run tuner's main job on a demo bot database: plan and apply the bundled profile.
 
     A pristine demo database is generated once in --workdir; every run starts from an
     untouched copy of it (demo.db), so a rerun still has changes to show."""
@@ -223,9 +225,212 @@ def demo_cmd(workdir: str, participants: int, seed: int) -> None:
     _write_atomic(plan_file, render_plan_file(plan))
     out(plan_text(plan), nl=False)
     out("")
-    out(f"Planned in {elapsed * 1000:.0f} ms. The SQL plan is in {plan_file}; review it, then:")
-    out(f"  sqlite3 -bail {work} < {plan_file}")
-    out(f"  tuner plan {profile_path} --db {work} --detailed-exitcode   # exits 0: converged")
+    out(f"Planned in {elapsed * 1000:.0f} ms; the SQL plan is in {plan_file}.")
+    out("")
+    out("Applying it (tuner apply --yes):")
+    result = apply_plan_file(parse_plan_file(plan_file.read_text(encoding="utf-8")),
+                             str(work), ApplyOptions())
+    if result.backup:
+        out(f"  backup: {result.backup.path} ({result.backup.seconds:.2f} s)")
+    for step, seconds in result.steps:
+        out(f"  step {step.number:>2} {step.kind:<14} {step.object:<28} {seconds:8.3f} s")
+    out(f"  total {result.seconds:.2f} s")
+    out("")
+    out("Planning again:")
+    out(plan_text(make_plan(load_profile(profile_path), str(work))), nl=False)
+
+
+# -- apply, history, restore ------------------------------------------------------------------
+backup_dir_option = click.option(
+    "--backup-dir", type=click.Path(file_okay=False),
+    help="Where backups go (default: .tuner-backups/ beside the database).")
+keep_option = click.option("--keep", default=10, show_default=True, type=click.IntRange(1),
+                           help="Keep the newest N of tuner's own backups of this database.")
+busy_option = click.option("--busy-timeout", default=5000, show_default=True,
+                           type=click.IntRange(0), metavar="MS",
+                           help="How long to wait for another connection's lock.")
+verify_option = click.option("--verify", type=click.Choice(["quick", "full"]), default="quick",
+                             show_default=True,
+                             help="Check backups with PRAGMA quick_check, or integrity_check.")
+yes_option = click.option("--yes", "-y", is_flag=True, help="Do it without asking.")
+
+
+def confirm(question: str, yes: bool) -> None:
+    """Ask on the terminal unless --yes; with no terminal and no --yes, refuse."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise TunerError("refusing to go on without --yes: there is no terminal to confirm "
+                         "on; nothing was changed")
+    if not click.confirm(question, default=False, err=True):
+        raise TunerError("not confirmed; nothing was changed")
+
+
+def file_steps_text(plan: PlanFile) -> str:
+    """A saved plan's steps, for review before applying it."""
+    lines = [f"Saved plan {plan.plan_hash[:12]} (profile "
+             f"{plan.manifest.get('profile', {}).get('name')} v"
+             f"{plan.manifest.get('profile', {}).get('version')}, made "
+             f"{plan.manifest.get('created')}):"]
+    for step in plan.steps():
+        sym = click.style(SYMBOLS.get(step.kind, "*"), bold=True)
+        lines.append(f"  {sym} {step.kind} {step.object}\n      {step.reason}")
+    return "\n".join(lines) + "\n"
+
+
+def progress_printer() -> Any:
+    """An on_event callback that reports apply progress on stderr."""
+    tty = sys.stderr.isatty()
+
+    def on_event(event: Event) -> None:
+        if event.kind == "backup_start":
+            note(f"Backing up to {event.path}/ ...")
+        elif event.kind == "backup_progress" and tty and event.total > 64 << 20:
+            width = 30
+            filled = width * event.done // max(event.total, 1)
+            note(f"\r  [{'#' * filled}{'.' * (width - filled)}] "
+                 f"{event.done / 1e6:,.0f}/{event.total / 1e6:,.0f} MB", nl=False)
+            if event.done >= event.total:
+                note("")
+        elif event.kind == "backup_done":
+            note(f"Backup: {event.path} ({event.seconds:.2f} s, verified)")
+        elif event.kind == "step_start" and event.step is not None and tty:
+            note(f"  step {event.step.number}: {event.step.kind} {event.step.object} ...",
+                 nl=False)
+        elif event.kind == "step_done" and event.step is not None:
+            line = f"{event.seconds:.3f} s"
+            note(f" {line}" if tty else
+                 f"  step {event.step.number}: {event.step.kind} {event.step.object} {line}")
+        elif event.kind == "readback":
+            note("Reading back every setting and object ...")
+        elif event.kind == "pruned":
+            note(f"Removed {event.total} old backup(s) beyond --keep.")
+
+    return on_event
+
+
+def apply_summary(result: ApplyResult) -> str:
+    """One paragraph on what an apply did."""
+    text = f"Applied {len(result.steps)} steps in {result.seconds:.2f} s"
+    text += f"; backup: {result.backup.path}" if result.backup else "; no backup (--no-backup)"
+    return text + f"; history id {result.history_id}.\n"
+
+
+@cli.command("apply", context_settings=CONTEXT)
+@click.argument("profile", required=False, type=click.Path(dir_okay=False))
+@db_option
+@click.option("--plan", "plan_path", type=click.Path(dir_okay=False),
+              help="Apply a plan saved by `tuner plan --out`, exactly as reviewed. Refused if "
+                   "the database changed since, or the file was edited.")
+@yes_option
+@backup_dir_option
+@keep_option
+@click.option("--no-backup", is_flag=True, help="Apply without a backup (recorded in history).")
+@busy_option
+@verify_option
+@format_option("text", "json", default="text")
+def apply_cmd(profile: str | None, db: str, plan_path: str | None, yes: bool,
+              backup_dir: str | None, keep: int, no_backup: bool, busy_timeout: int,
+              verify: str, fmt: str) -> None:
+    """Apply PROFILE (or a saved --plan) to the database: verified backup, then the plan's
+    transactional DDL all or nothing, then settings and statistics, recorded in history.
+
+    Shows the plan and asks first, unless --yes; with no terminal it refuses without --yes."""
+    if bool(profile) == bool(plan_path):
+        raise click.UsageError("give either PROFILE or --plan FILE")
+    if plan_path:
+        try:
+            plan = parse_plan_file(Path(plan_path).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise TunerError(f"{plan_path}: cannot read the plan: {exc}") from None
+        review = file_steps_text(plan)
+    else:
+        made = make_plan(load_profile(profile or ""), db)
+        if made.empty:
+            if fmt == "json":
+                out(json.dumps({"status": "no_changes", "steps": []}, indent=2))
+            else:
+                out("No changes. The database matches the profile; no backup taken.")
+            return
+        plan = parse_plan_file(render_plan_file(made))
+        review = plan_text(made)
+    if not plan.steps():
+        out("No changes in this plan; nothing to apply.")
+        return
+    if fmt == "text":
+        out(review)
+    else:
+        note(review)
+    confirm(f"Apply {len(plan.steps())} steps to {db}?", yes)
+    options = ApplyOptions(backup_dir=Path(backup_dir) if backup_dir else None, keep=keep,
+                           no_backup=no_backup, busy_timeout_ms=busy_timeout, verify=verify)
+    result = apply_plan_file(plan, db, options, progress_printer())
+    if fmt == "json":
+        out(json.dumps(result.as_dict(), indent=2))
+    else:
+        out(apply_summary(result), nl=False)
+
+
+@cli.command("history", context_settings=CONTEXT)
+@db_option
+@format_option("text", "json", default="text")
+def history_cmd(db: str, fmt: str) -> None:
+    """List past applies and restores recorded in the database (read-only)."""
+    from tuner import history as hist
+    from tuner.engines.sqlite_inspect import open_readonly
+
+    conn = open_readonly(db)
+    try:
+        records = hist.rows(conn)
+    finally:
+        conn.close()
+    if fmt == "json":
+        out(json.dumps([r.as_dict() for r in records], indent=2))
+        return
+    if not records:
+        out("No applies recorded.")
+        return
+    for r in records:
+        what = (f"{r.profile_name} v{r.profile_version} plan {(r.plan_sha256 or '')[:8]}"
+                if r.operation == "apply" else (r.detail or ""))
+        out(f"{r.id:>4}  {r.started_at}  {r.operation:<7} {r.status:<9} {what}  "
+            f"steps {r.steps_applied}/{r.steps_total}"
+            + (f"  {r.duration_s:.2f} s" if r.duration_s is not None else "")
+            + (f"  backup {r.backup_path}" if r.backup_path else
+               ("  (no backup)" if r.no_backup else "")))
+        if r.error:
+            out(f"      error: {r.error}")
+
+
+@cli.command("restore", context_settings=CONTEXT)
+@click.argument("backup", type=click.Path(dir_okay=False))
+@db_option
+@yes_option
+@backup_dir_option
+@keep_option
+@busy_option
+@verify_option
+@format_option("text", "json", default="text")
+def restore_cmd(backup: str, db: str, yes: bool, backup_dir: str | None, keep: int,
+                busy_timeout: int, verify: str, fmt: str) -> None:
+    """Put BACKUP back in place of the database at --db.
+
+    Verifies the backup, takes a safety backup of the current database, copies the backup
+    back (WAL-safe), restores its journal mode and page size, and keeps the history."""
+    from tuner.restore import restore_backup
+
+    note(f"Restoring {backup} over {db} replaces the whole database: every write made since "
+         "the backup was taken will be lost. A safety backup of the current database is "
+         "taken first.")
+    confirm(f"Restore {backup} over {db}?", yes)
+    result = restore_backup(Path(backup), db,
+                            backup_dir=Path(backup_dir) if backup_dir else None, keep=keep,
+                            verify=verify, busy_timeout_ms=busy_timeout)
+    if fmt == "json":
+        out(json.dumps(result.as_dict(), indent=2))
+    else:
+        out(f"Restored {backup} in {result.seconds:.2f} s; the database as it was is saved "
+            f"in {result.safety_backup.path}; history id {result.history_id}.")
 
 
 # -- entry point -----------------------------------------------------------------------------

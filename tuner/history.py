@@ -38,6 +38,7 @@ class HistoryRow:
     failed_sql: str | None = None
     backup_path: str | None = None
     no_backup: int = 0
+    detail: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The row as plain data (for JSON)."""

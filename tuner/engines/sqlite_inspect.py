@@ -9,6 +9,7 @@ the CREATE text, compared as normalized tokens. Row estimates come from `sqlite_
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
 from dataclasses import dataclass
 from functools import cache
@@ -58,6 +59,27 @@ def open_readonly(path: str, timeout: float = 5.0) -> sqlite3.Connection:
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
     except sqlite3.Error as exc:
         conn.close()
+        raise database_error(path, exc) from None
+    return conn
+
+
+def open_readwrite(path: str, timeout: float = 5.0) -> sqlite3.Connection:
+    """Open an existing database for apply, in autocommit mode (transactions are explicit).
+    Never creates a file; a read-only file or folder is a clear error before any change."""
+    p = Path(path)
+    if not p.exists():
+        raise DatabaseError(path, "no such database file")
+    if not p.is_file():
+        raise DatabaseError(path, "not a regular file")
+    if not os.access(p, os.W_OK):
+        raise DatabaseError(path, "the database file is read-only; applying needs write access")
+    if not os.access(p.parent, os.W_OK | os.X_OK):
+        raise DatabaseError(path, "its folder is not writable; SQLite needs it for the journal")
+    uri = "file:" + quote(str(p.resolve())) + "?mode=rw"
+    try:
+        conn = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None)
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.Error as exc:
         raise database_error(path, exc) from None
     return conn
 

@@ -1,0 +1,217 @@
+"""Backups of SQLite databases: naming, free space, a consistent fast copy, verification,
+retention, and restore.
+
+The copy is taken while the caller's connection holds the write lock (BEGIN IMMEDIATE), so no
+other connection can commit during it. Under that lock the main file and its `-wal` are copied
+byte for byte: the WAL cannot grow, and any page a concurrent checkpoint writes into the main
+file is also in the copied WAL, so recovering the copy yields exactly the last committed state.
+The copy's WAL is then folded in (its journal mode is kept, which `VACUUM INTO` does not) and
+verified with `PRAGMA quick_check` (or `integrity_check`) and its page count.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import sqlite3
+import stat
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from tuner.engines.sqlite_inspect import open_readonly
+from tuner.errors import BackupError, TunerError
+from tuner.render import render
+
+DEFAULT_DIR = ".tuner-backups"
+CHUNK = 16 * 1024 * 1024
+_TAIL = re.compile(r"\d{8}T\d{12}Z-[0-9a-f]{8}\.db")
+COMPANIONS = ("-wal", "-shm", "-journal")
+_CHECKS = {"quick": "quick_check", "full": "integrity_check"}
+
+Progress = Callable[[int, int], None]
+FreeSpace = Callable[[Path], int]
+
+
+@dataclass(frozen=True)
+class Backup:
+    """A verified backup file."""
+
+    path: Path
+    bytes: int
+    pages: int
+    seconds: float
+    verified: str
+
+
+def default_dir(db: Path) -> Path:
+    """`.tuner-backups/` beside the database."""
+    return db.parent / DEFAULT_DIR
+
+
+def backup_name(db: Path, tag: str, now: datetime | None = None) -> str:
+    """`<db name>-<UTC time>-<tag 8>.db`, e.g. `bot.db-20261127T061500123456Z-1a2b3c4d.db`."""
+    moment = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%S%fZ")
+    return f"{db.name}-{moment}-{tag[:8]}.db"
+
+
+def is_backup_of(name: str, db_name: str) -> bool:
+    """True only for tuner's own backups of exactly this database (`bot` never matches the
+    backups of `bot-old`)."""
+    prefix = db_name + "-"
+    return name.startswith(prefix) and _TAIL.fullmatch(name[len(prefix):]) is not None
+
+
+def free_space(path: Path) -> int:
+    """Free bytes on the file system holding `path`."""
+    return shutil.disk_usage(path).free
+
+
+def prepare_dir(folder: Path) -> None:
+    """Create the backup folder (owner-only) and check it is writable."""
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BackupError(f"{folder}: cannot create the backup folder: "
+                          f"{exc.strerror or exc}; nothing was changed") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise BackupError(f"{folder}: the backup folder is not writable; nothing was changed")
+
+
+def take_backup(conn: sqlite3.Connection, db: Path, folder: Path, tag: str, *,
+                verify: str = "quick", on_progress: Progress | None = None,
+                free: FreeSpace = free_space) -> Backup:
+    """Copy the database while `conn` holds its write lock, then verify the copy.
+
+    Raises BackupError, with nothing left behind, when the folder is unusable, space is short
+    or the copy does not verify."""
+    started = time.perf_counter()
+    prepare_dir(folder)
+    wal = Path(str(db) + "-wal")
+    sources = [(db, "")] + ([(wal, "-wal")] if wal.exists() and wal.stat().st_size else [])
+    total = sum(p.stat().st_size for p, _ in sources)
+    available = free(folder)
+    needed = int(total * 1.05) + (1 << 20)
+    if available < needed:
+        raise BackupError(f"{folder}: not enough free space for the backup: it needs about "
+                          f"{needed / 1e6:,.1f} MB and {available / 1e6:,.1f} MB are free; "
+                          "nothing was changed")
+    _remove_leftovers(folder, db)
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    mode = stat.S_IMODE(db.stat().st_mode) & 0o666
+    final = folder / backup_name(db, tag)
+    partial = folder / (final.name + ".partial")
+    done = 0
+    try:
+        for source, suffix in sources:
+            done = _copy(source, Path(str(partial) + suffix), mode, done, total, on_progress)
+        checked = _fold_and_check(partial, verify)
+        if checked[0] != "ok" or checked[1] != pages:
+            raise BackupError(f"{final}: the backup does not verify ({verify}_check: "
+                              f"{checked[0]}; {checked[1]} pages, expected {pages}); "
+                              "nothing was changed")
+        os.replace(partial, final)
+        os.chmod(final, mode)
+        _fsync_dir(folder)
+    except OSError as exc:
+        raise BackupError(f"{final}: cannot write the backup: {exc.strerror or exc}; "
+                          "nothing was changed") from None
+    finally:
+        for suffix in ("", *COMPANIONS):
+            Path(str(partial) + suffix).unlink(missing_ok=True)
+    return Backup(final, final.stat().st_size, pages, time.perf_counter() - started, verify)
+
+
+def _remove_leftovers(folder: Path, db: Path) -> None:
+    """Delete partial copies of this database left by a killed apply. Safe: the caller holds
+    the write lock, so no other tuner is copying this database now."""
+    for path in folder.iterdir():
+        name = path.name
+        for suffix in ("", *COMPANIONS):
+            if name.endswith(".partial" + suffix) and is_backup_of(
+                    name[:len(name) - len(".partial" + suffix)], db.name):
+                path.unlink(missing_ok=True)
+
+
+def _copy(source: Path, target: Path, mode: int, done: int, total: int,
+          on_progress: Progress | None) -> int:
+    """Copy one file (created with `mode`, never wider), reporting progress; fsync it."""
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with open(source, "rb") as src, os.fdopen(fd, "wb") as dst:
+        while True:
+            block = src.read(CHUNK)
+            if not block:
+                break
+            dst.write(block)
+            done += len(block)
+            if on_progress is not None:
+                on_progress(done, total)
+        dst.flush()
+        os.fsync(dst.fileno())
+    return done
+
+
+def _fold_and_check(path: Path, verify: str) -> tuple[str, int]:
+    """Fold a copied WAL into the copy and run quick_check (or integrity_check)."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        pragma = render("sqlite", "read_pragma", name=_CHECKS[verify])
+        result = "; ".join(str(r[0]) for r in conn.execute(pragma).fetchmany(5))
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        return result, pages
+    except sqlite3.DatabaseError as exc:
+        return str(exc), -1
+    finally:
+        conn.close()
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def prune_backups(folder: Path, db: Path, keep: int, protect: Path | None = None) -> list[Path]:
+    """Delete all but the newest `keep` of tuner's own backups of `db`; return the deleted.
+    Nothing else in the folder is ever touched, nor `protect` (a backup being restored)."""
+    if keep < 1 or not folder.is_dir():
+        return []
+    spared = protect.resolve() if protect else None
+    mine = sorted(p for p in folder.iterdir() if p.is_file() and is_backup_of(p.name, db.name)
+                  and p.resolve() != spared)
+    doomed = mine[:-keep]
+    for path in doomed:
+        path.unlink(missing_ok=True)
+    return doomed
+
+
+def verify_file(path: Path, verify: str = "quick") -> dict[str, object]:
+    """Check that `path` is a healthy SQLite database; return its persistent pragmas."""
+    if not path.is_file():
+        raise BackupError(f"{path}: no such backup file")
+    try:
+        conn = open_readonly(str(path))
+    except TunerError as exc:
+        raise BackupError(f"not a usable backup: {exc}") from None
+    try:
+        result = conn.execute(render("sqlite", "read_pragma", name=_CHECKS[verify])).fetchone()[0]
+        if result != "ok":
+            raise BackupError(f"{path}: the backup is damaged: {result}")
+        return {name: conn.execute(render("sqlite", "read_pragma", name=name)).fetchone()[0]
+                for name in ("journal_mode", "page_size", "auto_vacuum")}
+    except sqlite3.DatabaseError as exc:
+        raise BackupError(f"{path}: not a valid SQLite backup: {exc}") from None
+    finally:
+        conn.close()
+
+
+def tag_for(text: str) -> str:
+    """An 8-hex-digit tag for backups that no plan names (e.g. restore's safety copy)."""
+    return hashlib.sha256(text.encode()).hexdigest()[:8]

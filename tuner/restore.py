@@ -1,0 +1,108 @@
+"""restore_backup(backup, db): put a backup back, safely and completely.
+
+1. verify the backup; 2. take a safety backup of the current database; 3. copy the backup
+back with SQLite's online backup API (consistent under SQLite's own locking, WAL included);
+4. bring back the backup's persistent pragmas: the backup API keeps a WAL destination in WAL
+and cannot write into a WAL database of another page size, so the destination leaves WAL first
+where needed and takes the backup's journal mode after; 5. carry the history rows forward
+(the copy would erase the record of the apply being undone) and add a `restored` row.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from tuner import __version__
+from tuner import history as hist
+from tuner.backup import Backup, default_dir, prune_backups, tag_for, take_backup, verify_file
+from tuner.engines.sqlite import SQLiteEngine
+from tuner.engines.sqlite_inspect import database_error, open_readwrite
+from tuner.errors import TunerError
+from tuner.render import render
+
+
+@dataclass
+class RestoreResult:
+    """What a restore did."""
+
+    restored_from: Path
+    safety_backup: Backup
+    history_id: int
+    seconds: float
+    pragmas: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The machine-readable summary."""
+        return {"status": "restored", "restored_from": str(self.restored_from),
+                "safety_backup": str(self.safety_backup.path), "history_id": self.history_id,
+                "seconds": round(self.seconds, 3), "pragmas": self.pragmas}
+
+
+def _pragma(conn: sqlite3.Connection, name: str) -> Any:
+    return conn.execute(render("sqlite", "read_pragma", name=name)).fetchone()[0]
+
+
+def _set_journal(conn: sqlite3.Connection, db: str, mode: str) -> None:
+    got = conn.execute(SQLiteEngine().pragma_sql("journal_mode", mode)).fetchone()[0]
+    if str(got).lower() != mode:
+        raise TunerError(f"{db}: journal_mode reads back {got}, wanted {mode}: another "
+                         "connection is open; stop the application and restore again")
+
+
+def restore_backup(backup: Path, db: str, *, backup_dir: Path | None = None, keep: int = 10,
+                   verify: str = "quick", busy_timeout_ms: int = 5000) -> RestoreResult:
+    """Replace the database at `db` with `backup`, keeping a safety copy and the history."""
+    started = time.perf_counter()
+    wanted = verify_file(backup, verify)
+    conn = open_readwrite(db, timeout=busy_timeout_ms / 1000)
+    try:
+        carried = hist.rows(conn)
+        folder = backup_dir or default_dir(Path(db))
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            safety = take_backup(conn, Path(db), folder, tag_for("restore:" + backup.name),
+                                 verify=verify)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        try:
+            if _pragma(conn, "journal_mode") == "wal" and \
+                    _pragma(conn, "page_size") != wanted["page_size"]:
+                _set_journal(conn, db, "delete")
+            source = sqlite3.connect("file:" + quote(str(backup.resolve())) + "?mode=ro",
+                                     uri=True)
+            try:
+                source.backup(conn)
+            finally:
+                source.close()
+            _set_journal(conn, db, "wal" if wanted["journal_mode"] == "wal" else "delete")
+        except sqlite3.Error as exc:
+            raise TunerError(f"{database_error(db, exc)}; the safety backup of the database "
+                             f"as it was is {safety.path}") from None
+        got = {name: _pragma(conn, name) for name in ("page_size", "auto_vacuum")}
+        for name, value in got.items():
+            if value != wanted[name]:
+                raise TunerError(f"{db}: after restore {name} reads {value}, the backup has "
+                                 f"{wanted[name]}; safety backup: {safety.path}")
+        conn.execute("BEGIN IMMEDIATE")
+        hist.replace_all(conn, carried)
+        row = hist.HistoryRow(operation="restore", status="restored",
+                              started_at=hist.now_utc(), tuner_version=__version__,
+                              backup_path=str(safety.path), error=None,
+                              detail=f"restored from {backup}")
+        row_id = hist.insert(conn, row)
+        seconds = time.perf_counter() - started
+        hist.update(conn, row_id, finished_at=hist.now_utc(), duration_s=round(seconds, 3))
+        conn.execute("COMMIT")
+        prune_backups(folder, Path(db), keep, protect=backup)
+        return RestoreResult(backup, safety, row_id, seconds,
+                             {**got, "journal_mode": _pragma(conn, "journal_mode")})
+    finally:
+        conn.close()
