@@ -63,6 +63,7 @@ class ApplyResult:
     steps: list[tuple[FileStep, float]] = field(default_factory=list)
     seconds: float = 0.0
     pruned: list[Path] = field(default_factory=list)
+    planned: list[int] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """The machine-readable summary."""
@@ -115,7 +116,8 @@ def apply_plan_file(plan: PlanFile, db: str, options: ApplyOptions | None = None
         raise PlanFileError("the plan body was edited after the plan was made (its checksum "
                             "no longer matches the header); make a new plan")
     steps = plan.steps()
-    result = ApplyResult(status="no_changes", plan_hash=plan.plan_hash)
+    result = ApplyResult(status="no_changes", plan_hash=plan.plan_hash,
+                         planned=[s.number for s in steps])
     started = time.perf_counter()
     conn = open_readwrite(db, timeout=options.busy_timeout_ms / 1000)
     try:
@@ -269,9 +271,14 @@ def _fail(conn: sqlite3.Connection, result: ApplyResult, message: str,
     committed = [s.number for s, _ in result.steps]
     if step is not None and step.transactional:
         message += "; the transaction was rolled back and the schema is exactly as before"
-    elif committed:
-        message += (f"; steps {_ranges(committed)} were applied and stay; run `tuner plan` "
-                    "to see what is left")
+    else:
+        left = [n for n in result.planned
+                if n not in committed and (step is None or n != step.number)]
+        message += ("; " + _steps(committed, "applied and stay") if committed
+                    else "; no step was applied")
+        if left:
+            message += "; " + _steps(left, "not run")
+        message += "; run `tuner plan` to see what is left"
     if result.backup is not None:
         message += f". Backup: {result.backup.path}"
     if result.history_id is not None:
@@ -285,8 +292,11 @@ def _fail(conn: sqlite3.Connection, result: ApplyResult, message: str,
                       backup=str(result.backup.path) if result.backup else None)
 
 
-def _ranges(numbers: list[int]) -> str:
-    return ", ".join(str(n) for n in numbers)
+def _steps(numbers: list[int], what: str) -> str:
+    """`step 1 was applied and stays`, `steps 3, 4 were not run`."""
+    if len(numbers) == 1:
+        return f"step {numbers[0]} was {what.replace(' stay', ' stays')}"
+    return f"steps {', '.join(str(n) for n in numbers)} were {what}"
 
 
 def readback_problems(manifest: dict[str, Any], state: State) -> list[str]:

@@ -103,7 +103,7 @@ def take_backup(conn: sqlite3.Connection, db: Path, folder: Path, tag: str, *,
     _remove_leftovers(folder, db)
     pages = conn.execute("PRAGMA page_count").fetchone()[0]
     mode = stat.S_IMODE(db.stat().st_mode) & 0o666
-    final = folder / backup_name(db, tag)
+    final = folder.absolute() / backup_name(db, tag)  # history must name it from any cwd
     partial = folder / (final.name + ".partial")
     done = 0
     try:
@@ -189,6 +189,8 @@ def prune_backups(folder: Path, db: Path, keep: int, protect: Path | None = None
     doomed = mine[:-keep]
     for path in doomed:
         path.unlink(missing_ok=True)
+        for suffix in COMPANIONS:  # a reader of a WAL-mode backup (restore) leaves these
+            Path(str(path) + suffix).unlink(missing_ok=True)
     return doomed
 
 

@@ -355,7 +355,10 @@ def apply_cmd(profile: str | None, db: str, plan_path: str | None, yes: bool,
         plan = parse_plan_file(render_plan_file(made))
         review = plan_text(made)
     if not plan.steps():
-        out("No changes in this plan; nothing to apply.")
+        if fmt == "json":
+            out(json.dumps({"status": "no_changes", "steps": []}, indent=2))
+        else:
+            out("No changes in this plan; nothing to apply.")
         return
     if fmt == "text":
         out(review)

@@ -61,21 +61,33 @@ def restore_backup(backup: Path, db: str, *, backup_dir: Path | None = None, kee
     wanted = verify_file(backup, verify)
     conn = open_readwrite(db, timeout=busy_timeout_ms / 1000)
     try:
-        carried = hist.rows(conn)
         folder = backup_dir or default_dir(Path(db))
         try:
             conn.execute("BEGIN IMMEDIATE")
+            carried = hist.rows(conn)  # under the write lock: no apply can add a row now
             safety = take_backup(conn, Path(db), folder, tag_for("restore:" + backup.name),
                                  verify=verify)
             conn.execute("COMMIT")
-        except BaseException:
+        except sqlite3.Error as exc:
+            raise TunerError(f"{database_error(db, exc)}; nothing was restored") from None
+        finally:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            raise
-        try:
-            if _pragma(conn, "journal_mode") == "wal" and \
-                    _pragma(conn, "page_size") != wanted["page_size"]:
+        # Leave WAL before anything is overwritten: the backup API cannot change a WAL
+        # database's page size, and leaving WAL fails while any other connection is open, so
+        # that failure must come before the copy, not after it (a half-done restore).
+        if _pragma(conn, "journal_mode") == "wal" and (
+                wanted["journal_mode"] != "wal" or
+                _pragma(conn, "page_size") != wanted["page_size"]):
+            try:
                 _set_journal(conn, db, "delete")
+            except (sqlite3.Error, TunerError):
+                raise TunerError(f"{db}: cannot leave WAL mode to restore the backup "
+                                 f"(journal_mode {wanted['journal_mode']}, page_size "
+                                 f"{wanted['page_size']}): another connection is open; stop "
+                                 "the application and restore again; nothing was restored "
+                                 f"(safety backup: {safety.path})") from None
+        try:
             source = sqlite3.connect("file:" + quote(str(backup.resolve())) + "?mode=ro",
                                      uri=True)
             try:
@@ -96,7 +108,7 @@ def restore_backup(backup: Path, db: str, *, backup_dir: Path | None = None, kee
         row = hist.HistoryRow(operation="restore", status="restored",
                               started_at=hist.now_utc(), tuner_version=__version__,
                               backup_path=str(safety.path), error=None,
-                              detail=f"restored from {backup}")
+                              detail=f"restored from {backup.absolute()}")
         row_id = hist.insert(conn, row)
         seconds = time.perf_counter() - started
         hist.update(conn, row_id, finished_at=hist.now_utc(), duration_s=round(seconds, 3))

@@ -1,0 +1,462 @@
+"""Tests for `tuner restore` (tuner.restore): confirmation, the round trip apply -> restore ->
+plan shows the changes again with the data intact, journal mode, page size and auto_vacuum
+brought back from the backup, history carried forward, safety backups, bad input.
+
+Every database is a real SQLite file under tmp_path; the CLI runs in-process through
+`tuner.cli.main`, or as the console script where a terminal-less process or a lock holder
+in another process is the point.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import stat
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tuner.cli import main
+from tuner.workload.demo import create_demo_db
+
+ROOT = Path(__file__).resolve().parent.parent
+BOT = str(ROOT / "profiles" / "telegram-bot.yaml")
+BIN = Path(sys.executable).parent
+
+ONE_INDEX = """\
+profile: one-index
+version: 1
+engine: sqlite
+indexes:
+  - name: messages_event_time
+    table: messages
+    columns: [event_id, timestamp]
+"""
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: object) -> Result:
+    """Run the CLI in-process; main() always ends with SystemExit."""
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    code = exc.value.code
+    return Result(code if isinstance(code, int) else 0, captured.out, captured.err)
+
+
+def assert_one_line_error(r: Result, *fragments: str) -> None:
+    """Exit 1, nothing on stdout, one `error: ` line last on stderr, no traceback."""
+    assert r.code == 1, (r.code, r.out, r.err)
+    assert r.out == ""
+    assert "Traceback" not in r.err and "internal error" not in r.err, r.err
+    last = r.err.rstrip("\n").splitlines()[-1]
+    assert last.startswith("error: ") and r.err.count("error: ") == 1, r.err
+    for fragment in fragments:
+        assert fragment in last, (fragment, last)
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def data_digest(db: Path) -> dict[str, tuple[int, str]]:
+    """Every user table's row count and a checksum of its content, in rowid order."""
+    con = sqlite3.connect(db)
+    try:
+        tables = [r[0] for r in con.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+            "AND name NOT LIKE 'tuner_%' ORDER BY name")]
+        out = {}
+        for table in tables:
+            h = hashlib.sha256()
+            rows = con.execute(f"SELECT * FROM {quote(table)} ORDER BY rowid").fetchall()
+            for row in rows:
+                h.update(repr(row).encode())
+            out[table] = (len(rows), h.hexdigest())
+        return out
+    finally:
+        con.close()
+
+
+def schema(db: Path) -> list[tuple]:
+    con = sqlite3.connect(db)
+    try:
+        return con.execute("SELECT type, name, tbl_name, sql FROM sqlite_master "
+                           "WHERE name NOT LIKE 'tuner_%' ORDER BY type, name").fetchall()
+    finally:
+        con.close()
+
+
+def pragma(db: Path, name: str) -> object:
+    con = sqlite3.connect(db)
+    try:
+        return con.execute(f"PRAGMA {name}").fetchone()[0]
+    finally:
+        con.close()
+
+
+def history(capsys: pytest.CaptureFixture[str], db: Path) -> list[dict]:
+    r = run(capsys, "history", "--db", db, "--format", "json")
+    assert r.code == 0, r.err
+    return json.loads(r.out)
+
+
+def plan_steps(capsys: pytest.CaptureFixture[str], profile: str | Path,
+               db: Path) -> list[tuple[str, str]]:
+    r = run(capsys, "plan", profile, "--db", db, "--format", "json")
+    assert r.code == 0, r.err
+    return [(s["kind"], s["object"]) for s in json.loads(r.out)["steps"]]
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def apply(capsys: pytest.CaptureFixture[str], profile: str | Path, db: Path,
+          *extra: object) -> Path:
+    """Apply `profile` and return the path of the backup it took."""
+    r = run(capsys, "apply", profile, "--db", db, "--yes", "--format", "json", *extra)
+    assert r.code == 0, r.err
+    return Path(json.loads(r.out)["backup"])
+
+
+# -- fixtures ------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("pristine") / "bot.db"
+    create_demo_db(path, 2000, seed=11)
+    return path
+
+
+@pytest.fixture
+def db(pristine: Path, tmp_path: Path) -> Path:
+    """A fresh, untuned demo database (rollback journal) in its own folder."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    path = folder / "bot.db"
+    shutil.copyfile(pristine, path)
+    return path
+
+
+def set_layout(db: Path, *, page_size: int | None = None, journal: str | None = None) -> None:
+    con = sqlite3.connect(db, isolation_level=None)
+    if page_size is not None:
+        con.execute("PRAGMA journal_mode = delete")
+        con.execute(f"PRAGMA page_size = {int(page_size)}")
+        con.execute("VACUUM")
+    if journal is not None:
+        assert con.execute(f"PRAGMA journal_mode = {journal}").fetchone()[0] == journal
+    con.close()
+
+
+# -- confirmation ---------------------------------------------------------------------------------
+def test_restore_without_yes_and_without_a_terminal_refuses(
+        capsys: pytest.CaptureFixture[str], db: Path) -> None:
+    backup = apply(capsys, BOT, db)
+    digest = sha(db)
+    listing = sorted(p.name for p in backup.parent.iterdir())
+    proc = subprocess.run([str(BIN / "tuner"), "restore", str(backup), "--db", str(db)],
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert "--yes" in proc.stderr and "Traceback" not in proc.stderr
+    assert "lost" in proc.stderr  # the warning came first
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: ")
+    assert sha(db) == digest
+    assert sorted(p.name for p in backup.parent.iterdir()) == listing  # no safety backup
+
+
+# -- the round trip -------------------------------------------------------------------------------
+def test_apply_then_restore_brings_back_the_database(capsys: pytest.CaptureFixture[str],
+                                                     db: Path) -> None:
+    before_data, before_schema = data_digest(db), schema(db)
+    before_plan = plan_steps(capsys, BOT, db)
+    assert before_plan
+    backup = apply(capsys, BOT, db)
+    assert pragma(db, "journal_mode") == "wal"
+    applied_schema = schema(db)
+
+    r = run(capsys, "restore", backup, "--db", db, "--yes")
+    assert r.code == 0, r.err
+    assert "lost" in r.err and str(backup) in r.out
+
+    # the changes are pending again, exactly as before the apply
+    assert run(capsys, "plan", BOT, "--db", db, "--detailed-exitcode").code == 2
+    assert plan_steps(capsys, BOT, db) == before_plan
+    assert schema(db) == before_schema
+    assert data_digest(db) == before_data
+    # a DELETE-mode backup restored into a WAL database ends up in DELETE mode
+    assert pragma(db, "journal_mode") == "delete"
+    assert not Path(str(db) + "-wal").exists()
+    assert pragma(db, "quick_check") == "ok"
+
+    # history keeps the apply and adds the restore
+    rows = history(capsys, db)
+    assert [(r["id"], r["operation"], r["status"]) for r in rows] == [
+        (1, "apply", "applied"), (2, "restore", "restored")]
+    restored = rows[1]
+    assert str(backup.name) in (restored["detail"] or "")
+    assert restored["finished_at"] is not None and restored["duration_s"] is not None
+    safety = Path(restored["backup_path"])
+    assert safety.is_file() and safety != backup
+    # the safety backup is the database as it was just before the restore
+    assert schema(safety) == applied_schema
+    assert data_digest(safety) == before_data
+    text = run(capsys, "history", "--db", db).out
+    assert "applied" in text and "restored" in text
+
+    # applying again converges again
+    apply(capsys, BOT, db)
+    assert run(capsys, "plan", BOT, "--db", db, "--detailed-exitcode").code == 0
+    assert [r["status"] for r in history(capsys, db)] == ["applied", "restored", "applied"]
+
+
+def test_restore_json_output(capsys: pytest.CaptureFixture[str], db: Path) -> None:
+    backup = apply(capsys, BOT, db)
+    r = run(capsys, "restore", backup, "--db", db, "--yes", "--format", "json")
+    assert r.code == 0, r.err
+    data = json.loads(r.out)
+    assert data["status"] == "restored"
+    assert Path(data["restored_from"]).resolve() == backup.resolve()
+    assert Path(data["safety_backup"]).is_file()
+    assert data["history_id"] == 2
+    assert data["pragmas"]["journal_mode"] == "delete"
+
+
+def test_restore_carries_every_history_row_forward(capsys: pytest.CaptureFixture[str],
+                                                   db: Path) -> None:
+    one = write(db.parent / "one.yaml", ONE_INDEX)
+    first = apply(capsys, one, db)
+    apply(capsys, BOT, db)
+    assert run(capsys, "restore", first, "--db", db, "--yes").code == 0
+    rows = history(capsys, db)
+    assert [(r["id"], r["profile_name"], r["status"]) for r in rows] == [
+        (1, "one-index", "applied"), (2, "telegram-bot", "applied"), (3, None, "restored")]
+    assert ("create_index", "messages_event_time") in plan_steps(capsys, one, db)
+
+
+def test_restore_wal_backup_into_a_wal_database(capsys: pytest.CaptureFixture[str],
+                                                db: Path) -> None:
+    set_layout(db, journal="wal")
+    before = data_digest(db)
+    one = write(db.parent / "one.yaml", ONE_INDEX)
+    backup = apply(capsys, one, db)
+    assert pragma(backup, "journal_mode") == "wal"
+    reader = sqlite3.connect(db)  # an idle reader of the application stays open
+    reader.execute("SELECT count(*) FROM users").fetchone()
+    try:
+        r = run(capsys, "restore", backup, "--db", db, "--yes")
+        assert r.code == 0, r.err
+        # the open connection sees the restored database
+        assert reader.execute("SELECT count(*) FROM sqlite_master WHERE name = "
+                              "'messages_event_time'").fetchone()[0] == 0
+    finally:
+        reader.close()
+    assert pragma(db, "journal_mode") == "wal"
+    assert data_digest(db) == before
+    assert ("create_index", "messages_event_time") in plan_steps(capsys, one, db)
+
+
+@pytest.mark.parametrize("layout, profile_pragmas, expect", [
+    # a 1024-byte-page rollback database, tuned to WAL with 4096-byte pages
+    ({"page_size": 1024}, "journal_mode: wal\n  page_size: 4096",
+     {"page_size": 1024, "journal_mode": "delete"}),
+    # a WAL database whose page size grows: the backup (WAL, 4096) goes back into WAL 8192
+    ({"page_size": 4096, "journal": "wal"}, "journal_mode: wal\n  page_size: 8192",
+     {"page_size": 4096, "journal_mode": "wal"}),
+    # auto_vacuum none -> full; the restore brings back none
+    ({}, "auto_vacuum: full", {"auto_vacuum": 0, "journal_mode": "delete"}),
+], ids=["page_size_1024_delete", "page_size_wal", "auto_vacuum"])
+def test_restore_brings_back_the_backups_layout(capsys: pytest.CaptureFixture[str], db: Path,
+                                                layout: dict, profile_pragmas: str,
+                                                expect: dict) -> None:
+    set_layout(db, **layout)
+    before = data_digest(db)
+    profile = write(db.parent / "layout.yaml", "profile: layout\nversion: 1\nengine: sqlite\n"
+                                               f"pragmas:\n  {profile_pragmas}\n")
+    pending = plan_steps(capsys, profile, db)
+    backup = apply(capsys, profile, db)
+    assert run(capsys, "plan", profile, "--db", db, "--detailed-exitcode").code == 0
+    for name, value in expect.items():
+        assert pragma(backup, name) == value
+    r = run(capsys, "restore", backup, "--db", db, "--yes")
+    assert r.code == 0, r.err
+    for name, value in expect.items():
+        assert pragma(db, name) == value, name
+    assert pragma(db, "quick_check") == "ok"
+    assert data_digest(db) == before
+    assert plan_steps(capsys, profile, db) == pending
+    assert [r["status"] for r in history(capsys, db)] == ["applied", "restored"]
+
+
+# -- safety backups and retention -----------------------------------------------------------------
+def test_safety_backup_keeps_the_database_mode(capsys: pytest.CaptureFixture[str],
+                                               db: Path) -> None:
+    os.chmod(db, 0o600)
+    backup = apply(capsys, BOT, db)
+    r = run(capsys, "restore", backup, "--db", db, "--yes", "--format", "json")
+    assert r.code == 0, r.err
+    safety = Path(json.loads(r.out)["safety_backup"])
+    assert stat.S_IMODE(safety.stat().st_mode) == 0o600
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600
+
+
+def test_restore_keep_never_deletes_the_backup_being_restored(
+        capsys: pytest.CaptureFixture[str], db: Path) -> None:
+    one = write(db.parent / "one.yaml", ONE_INDEX)
+    first = apply(capsys, one, db)
+    second = apply(capsys, BOT, db)
+    unrelated = write(first.parent / "notes.txt", "mine\n")
+    r = run(capsys, "restore", first, "--db", db, "--yes", "--keep", "1", "--format", "json")
+    assert r.code == 0, r.err
+    safety = Path(json.loads(r.out)["safety_backup"])
+    assert first.is_file() and safety.is_file() and unrelated.is_file()
+    assert not second.exists()
+
+
+def test_pruning_a_wal_backup_removes_its_companion_files(capsys: pytest.CaptureFixture[str],
+                                                         db: Path) -> None:
+    set_layout(db, journal="wal")
+    one = write(db.parent / "one.yaml", ONE_INDEX)
+    first = apply(capsys, one, db)
+    assert run(capsys, "restore", first, "--db", db, "--yes").code == 0
+    assert {Path(str(first) + "-shm"), Path(str(first) + "-wal")} & set(first.parent.iterdir())
+    apply(capsys, one, db, "--keep", "1")  # the first backup and the safety backup go
+    names = {p.name for p in first.parent.iterdir()}
+    assert first.name not in names
+    backups = {n for n in names if n.endswith(".db")}
+    assert len(backups) == 1
+    orphans = {n for n in names - backups if not any(n.startswith(b) for b in backups)}
+    assert orphans == set()
+
+
+# -- bad input and failures -----------------------------------------------------------------------
+def test_restore_of_a_missing_or_bad_backup_changes_nothing(capsys: pytest.CaptureFixture[str],
+                                                            db: Path) -> None:
+    backup = apply(capsys, BOT, db)
+    digest = sha(db)
+    junk = write(db.parent / "junk.db", "not a database\n" * 500)
+    listing = sorted(p.name for p in backup.parent.iterdir())
+    assert_one_line_error(run(capsys, "restore", db.parent / "nope.db", "--db", db, "--yes"),
+                          "nope.db")
+    assert_one_line_error(run(capsys, "restore", junk, "--db", db, "--yes"), "junk.db")
+    assert sha(db) == digest
+    assert sorted(p.name for p in backup.parent.iterdir()) == listing
+    assert len(history(capsys, db)) == 1
+
+
+def test_restore_of_a_damaged_backup_changes_nothing(capsys: pytest.CaptureFixture[str],
+                                                     db: Path) -> None:
+    backup = apply(capsys, BOT, db)
+    damaged = db.parent / "damaged.db"
+    shutil.copyfile(backup, damaged)
+    page = pragma(damaged, "page_size")
+    assert isinstance(page, int)
+    with open(damaged, "r+b") as f:  # scribble over pages 2..4, keeping the header sane
+        f.seek(page)
+        f.write(b"\xa5" * page * 3)
+    digest = sha(db)
+    listing = sorted(p.name for p in backup.parent.iterdir())
+    assert_one_line_error(run(capsys, "restore", damaged, "--db", db, "--yes"), "damaged.db")
+    assert sha(db) == digest
+    assert sorted(p.name for p in backup.parent.iterdir()) == listing
+
+
+def test_restore_without_a_safety_backup_restores_nothing(capsys: pytest.CaptureFixture[str],
+                                                          db: Path) -> None:
+    backup = apply(capsys, BOT, db)
+    blocker = write(db.parent / "a_file", "not a folder\n")
+    applied_schema, rows = schema(db), history(capsys, db)
+    r = run(capsys, "restore", backup, "--db", db, "--yes", "--backup-dir", blocker / "sub")
+    assert_one_line_error(r, "backup folder")
+    assert schema(db) == applied_schema
+    assert history(capsys, db) == rows
+
+
+def test_restore_into_a_missing_database_creates_nothing(capsys: pytest.CaptureFixture[str],
+                                                         db: Path, tmp_path: Path) -> None:
+    backup = apply(capsys, BOT, db)
+    missing = tmp_path / "missing.db"
+    assert_one_line_error(run(capsys, "restore", backup, "--db", missing, "--yes"),
+                          str(missing))
+    assert not missing.exists()
+
+
+def test_leaving_wal_blocked_by_another_connection_restores_nothing(
+        capsys: pytest.CaptureFixture[str], db: Path) -> None:
+    """A DELETE-mode backup must take a WAL database out of WAL, which an open connection
+    blocks: the restore must fail before it overwrites anything, not halfway."""
+    backup = apply(capsys, BOT, db)  # the backup is DELETE mode; the database is now WAL
+    applied_data, applied_schema = data_digest(db), schema(db)
+    rows = history(capsys, db)
+    reader = sqlite3.connect(db)
+    reader.execute("SELECT count(*) FROM users").fetchone()
+    try:
+        r = run(capsys, "restore", backup, "--db", db, "--yes", "--busy-timeout", "300")
+    finally:
+        reader.close()
+    assert_one_line_error(r, str(db), "connection")
+    assert schema(db) == applied_schema and data_digest(db) == applied_data
+    assert history(capsys, db) == rows
+    assert pragma(db, "journal_mode") == "wal"
+    # with the connection closed, the restore goes through
+    assert run(capsys, "restore", backup, "--db", db, "--yes").code == 0
+    assert pragma(db, "journal_mode") == "delete"
+
+
+HOLDER = """
+import sqlite3, sys
+con = sqlite3.connect(sys.argv[1], isolation_level=None)
+con.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+sys.stdin.read()  # hold the write lock until the test closes our stdin
+con.execute("ROLLBACK")
+"""
+
+
+@pytest.fixture
+def write_lock() -> Iterator[Callable[[Path], None]]:
+    procs: list[subprocess.Popen] = []
+
+    def hold(path: Path) -> None:
+        proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(path)], text=True,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        procs.append(proc)
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
+
+    yield hold
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        proc.wait(timeout=30)
+
+
+def test_restore_into_a_locked_database_fails_clearly(capsys: pytest.CaptureFixture[str],
+                                                      db: Path, write_lock) -> None:
+    backup = apply(capsys, BOT, db)
+    applied_schema, rows = schema(db), history(capsys, db)
+    listing = sorted(p.name for p in backup.parent.iterdir())
+    write_lock(db)
+    r = run(capsys, "restore", backup, "--db", db, "--yes", "--busy-timeout", "300")
+    assert_one_line_error(r, str(db), "locked")
+    assert schema(db) == applied_schema
+    assert history(capsys, db) == rows
+    assert sorted(p.name for p in backup.parent.iterdir()) == listing
