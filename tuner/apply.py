@@ -17,7 +17,15 @@ from typing import Any
 
 from tuner import __version__
 from tuner import history as hist
-from tuner.backup import Backup, FreeSpace, default_dir, free_space, prune_backups, take_backup
+from tuner.backup import (
+    Backup,
+    FreeSpace,
+    copy_locked,
+    default_dir,
+    finish_backup,
+    free_space,
+    prune_backups,
+)
 from tuner.engines.sqlite_inspect import database_error, open_readwrite, read_state
 from tuner.errors import ApplyError, BackupError, PlanFileError, StalePlanError, TunerError
 from tuner.model import State, key
@@ -169,25 +177,32 @@ def _begin(conn: sqlite3.Connection, db: str) -> None:
 def _backup_and_record(conn: sqlite3.Connection, db: str, plan: PlanFile,
                        steps: list[FileStep], options: ApplyOptions,
                        emit: Callable[[Event], None]) -> tuple[Backup | None, int]:
-    """Under one write lock: check freshness again, copy the database, and commit a
-    `started` history row. Either all of it happens or the database is untouched."""
+    """Take the verified backup, then commit a `started` history row.
+
+    The byte copy runs under the write lock (nobody commits during it); its verification
+    runs after the lock is released, so the application is blocked only for the copy. The
+    history row is written under a second lock, after the freshness check is repeated."""
+    backup = None
     if not options.no_backup:
         try:  # a smaller WAL makes a faster copy; a busy checkpoint is harmless
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         except sqlite3.Error:
             pass
+        folder = options.backup_dir or default_dir(Path(db))
+        _begin(conn, db)
+        try:
+            check_fresh(plan, _read(conn, db))
+            emit(Event("backup_start", path=str(folder)))
+            copy = copy_locked(conn, Path(db), folder, plan.plan_hash, free=options.free,
+                               on_progress=lambda d, t: emit(Event("backup_progress",
+                                                                   done=d, total=t)))
+        finally:
+            conn.execute("ROLLBACK")  # nothing was written: this only releases the lock
+        backup = finish_backup(copy, options.verify)
+        emit(Event("backup_done", path=str(backup.path), seconds=backup.seconds))
     _begin(conn, db)
     try:
         check_fresh(plan, _read(conn, db))
-        backup = None
-        if not options.no_backup:
-            folder = options.backup_dir or default_dir(Path(db))
-            emit(Event("backup_start", path=str(folder)))
-            backup = take_backup(conn, Path(db), folder, plan.plan_hash, verify=options.verify,
-                                 free=options.free,
-                                 on_progress=lambda d, t: emit(Event("backup_progress",
-                                                                     done=d, total=t)))
-            emit(Event("backup_done", path=str(backup.path), seconds=backup.seconds))
         profile = plan.manifest.get("profile", {})
         row = hist.HistoryRow(
             operation="apply", status="started", started_at=hist.now_utc(),

@@ -82,13 +82,30 @@ def prepare_dir(folder: Path) -> None:
         raise BackupError(f"{folder}: the backup folder is not writable; nothing was changed")
 
 
+@dataclass(frozen=True)
+class Copy:
+    """A byte copy taken under the write lock, not yet verified or named."""
+
+    partial: Path
+    final: Path
+    pages: int
+    mode: int
+    started: float
+
+
 def take_backup(conn: sqlite3.Connection, db: Path, folder: Path, tag: str, *,
                 verify: str = "quick", on_progress: Progress | None = None,
                 free: FreeSpace = free_space) -> Backup:
-    """Copy the database while `conn` holds its write lock, then verify the copy.
+    """Copy the database while `conn` holds its write lock, then verify the copy."""
+    return finish_backup(copy_locked(conn, db, folder, tag, on_progress=on_progress,
+                                     free=free), verify)
 
-    Raises BackupError, with nothing left behind, when the folder is unusable, space is short
-    or the copy does not verify."""
+
+def copy_locked(conn: sqlite3.Connection, db: Path, folder: Path, tag: str, *,
+                on_progress: Progress | None = None, free: FreeSpace = free_space) -> Copy:
+    """The part of a backup that needs the write lock `conn` holds: the byte copy of the
+    database and its WAL. Raises BackupError, leaving nothing behind, when the folder is
+    unusable or space is short."""
     started = time.perf_counter()
     prepare_dir(folder)
     wal = Path(str(db) + "-wal")
@@ -109,21 +126,37 @@ def take_backup(conn: sqlite3.Connection, db: Path, folder: Path, tag: str, *,
     try:
         for source, suffix in sources:
             done = _copy(source, Path(str(partial) + suffix), mode, done, total, on_progress)
-        checked = _fold_and_check(partial, verify)
-        if checked[0] != "ok" or checked[1] != pages:
-            raise BackupError(f"{final}: the backup does not verify ({verify}_check: "
-                              f"{checked[0]}; {checked[1]} pages, expected {pages}); "
-                              "nothing was changed")
-        os.replace(partial, final)
-        os.chmod(final, mode)
-        _fsync_dir(folder)
     except OSError as exc:
+        _discard(partial)
         raise BackupError(f"{final}: cannot write the backup: {exc.strerror or exc}; "
                           "nothing was changed") from None
+    return Copy(partial, final, pages, mode, started)
+
+
+def finish_backup(copy: Copy, verify: str = "quick") -> Backup:
+    """Fold the copied WAL in, verify (quick_check or integrity_check, and the page count),
+    and give the backup its final name. Needs no lock: the copy is a file of its own."""
+    try:
+        checked = _fold_and_check(copy.partial, verify)
+        if checked[0] != "ok" or checked[1] != copy.pages:
+            raise BackupError(f"{copy.final}: the backup does not verify ({verify}_check: "
+                              f"{checked[0]}; {checked[1]} pages, expected {copy.pages}); "
+                              "nothing was changed")
+        os.replace(copy.partial, copy.final)
+        os.chmod(copy.final, copy.mode)
+        _fsync_dir(copy.final.parent)
+    except OSError as exc:
+        raise BackupError(f"{copy.final}: cannot write the backup: {exc.strerror or exc}; "
+                          "nothing was changed") from None
     finally:
-        for suffix in ("", *COMPANIONS):
-            Path(str(partial) + suffix).unlink(missing_ok=True)
-    return Backup(final, final.stat().st_size, pages, time.perf_counter() - started, verify)
+        _discard(copy.partial)
+    return Backup(copy.final, copy.final.stat().st_size, copy.pages,
+                  time.perf_counter() - copy.started, verify)
+
+
+def _discard(partial: Path) -> None:
+    for suffix in ("", *COMPANIONS):
+        Path(str(partial) + suffix).unlink(missing_ok=True)
 
 
 def _remove_leftovers(folder: Path, db: Path) -> None:
@@ -139,15 +172,25 @@ def _remove_leftovers(folder: Path, db: Path) -> None:
 
 def _copy(source: Path, target: Path, mode: int, done: int, total: int,
           on_progress: Progress | None) -> int:
-    """Copy one file (created with `mode`, never wider), reporting progress; fsync it."""
+    """Copy one file (created with `mode`, never wider) in chunks, reporting progress, and
+    fsync it. The kernel copies (copy_file_range) where it can; plain reads elsewhere."""
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     with open(source, "rb") as src, os.fdopen(fd, "wb") as dst:
+        kernel = hasattr(os, "copy_file_range")
         while True:
-            block = src.read(CHUNK)
-            if not block:
+            if kernel:
+                try:
+                    n = os.copy_file_range(src.fileno(), dst.fileno(), CHUNK)
+                except OSError:
+                    kernel = False  # e.g. across file systems on old kernels: read instead
+                    continue
+            else:
+                block = src.read(CHUNK)
+                n = len(block)
+                dst.write(block)
+            if not n:
                 break
-            dst.write(block)
-            done += len(block)
+            done += n
             if on_progress is not None:
                 on_progress(done, total)
         dst.flush()
