@@ -527,6 +527,7 @@ def test_too_little_free_space_aborts_before_any_change(db: Path, tmp_path: Path
     assert sha(db) == digest
     assert not has_history_table(db)
     assert backups(folder) == [] and not list(folder.glob("*partial*"))
+    assert not folder.exists()  # space is checked before the folder is made
     assert not Path(str(db) + "-journal").exists()
 
 

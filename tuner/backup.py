@@ -107,16 +107,17 @@ def copy_locked(conn: sqlite3.Connection, db: Path, folder: Path, tag: str, *,
     database and its WAL. Raises BackupError, leaving nothing behind, when the folder is
     unusable or space is short."""
     started = time.perf_counter()
-    prepare_dir(folder)
     wal = Path(str(db) + "-wal")
     sources = [(db, "")] + ([(wal, "-wal")] if wal.exists() and wal.stat().st_size else [])
     total = sum(p.stat().st_size for p, _ in sources)
-    available = free(folder)
+    existing = next((p for p in (folder, *folder.absolute().parents) if p.is_dir()), folder)
+    available = free(existing)  # checked before the folder is created: nothing left behind
     needed = int(total * 1.05) + (1 << 20)
     if available < needed:
         raise BackupError(f"{folder}: not enough free space for the backup: it needs about "
                           f"{needed / 1e6:,.1f} MB and {available / 1e6:,.1f} MB are free; "
                           "nothing was changed")
+    prepare_dir(folder)
     _remove_leftovers(folder, db)
     pages = conn.execute("PRAGMA page_count").fetchone()[0]
     mode = stat.S_IMODE(db.stat().st_mode) & 0o666

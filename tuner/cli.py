@@ -396,8 +396,8 @@ def history_cmd(db: str, fmt: str) -> None:
     for r in records:
         what = (f"{r.profile_name} v{r.profile_version} plan {(r.plan_sha256 or '')[:8]}"
                 if r.operation == "apply" else (r.detail or ""))
-        out(f"{r.id:>4}  {r.started_at}  {r.operation:<7} {r.status:<9} {what}  "
-            f"steps {r.steps_applied}/{r.steps_total}"
+        steps = f"  steps {r.steps_applied}/{r.steps_total}" if r.operation == "apply" else ""
+        out(f"{r.id:>4}  {r.started_at}  {r.operation:<7} {r.status:<9} {what}{steps}"
             + (f"  {r.duration_s:.2f} s" if r.duration_s is not None else "")
             + (f"  backup {r.backup_path}" if r.backup_path else
                ("  (no backup)" if r.no_backup else "")))
