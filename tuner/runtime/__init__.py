@@ -1,0 +1,15 @@
+"""What an application imports: connections, a pool and a batch writer sized by a profile.
+
+    import tuner
+    conn = tuner.connect("bot.db", profile="profiles/telegram-bot.yaml")
+    pool = tuner.ConnectionPool("bot.db", profile="profiles/telegram-bot.yaml")
+    with pool.reader() as conn: ...
+    with pool.writer() as conn: ...
+"""
+
+from __future__ import annotations
+
+from tuner.runtime.connect import connect
+from tuner.runtime.pool import ConnectionPool, PoolClosed, PoolTimeout
+
+__all__ = ["ConnectionPool", "PoolClosed", "PoolTimeout", "connect"]
