@@ -13,8 +13,6 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +43,27 @@ class _Slot:
         self.idle_since = time.monotonic()
 
 
+class _Lease:
+    """The context manager `reader()`/`writer()` return: borrow on enter, give back on exit.
+    A small class rather than @contextmanager keeps the per-query overhead low."""
+
+    __slots__ = ("pool", "reader", "slot")
+
+    def __init__(self, pool: ConnectionPool, reader: bool):
+        self.pool = pool
+        self.reader = reader
+        self.slot: _Slot | None = None
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.slot = self.pool._take_reader() if self.reader else self.pool._take_writer()
+        return self.slot.conn
+
+    def __exit__(self, *exc: object) -> None:
+        if self.slot is not None:
+            self.pool._give_back(self.slot, reader=self.reader)
+            self.slot = None
+
+
 class ConnectionPool:
     """A thread-safe, bounded pool for one SQLite database.
 
@@ -60,46 +79,44 @@ class ConnectionPool:
         self.timeout = float(timeout if timeout is not None else settings.get("timeout", 30))
         if self.size < 1:
             raise TunerError(f"pool size must be at least 1, got {self.size}")
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()        # the fast path takes the bare lock (C-level)
+        self._cond = threading.Condition(self._lock)
         self._idle: list[_Slot] = []
         self._open_readers = 0
+        self._waiting = 0
         self._writer: _Slot | None = None
         self._writer_busy = False
         self._closed = False
-        self._stats = {"borrowed": 0, "waits": 0, "wait_time": 0.0, "created": 0,
-                       "replaced": 0, "rolled_back": 0, "timeouts": 0}
+        self._borrowed = 0
+        self._counts = {"waits": 0, "wait_time": 0.0, "created": 0, "replaced": 0,
+                        "rolled_back": 0, "timeouts": 0}
         # Fail at construction, not at first use, if the database or profile is wrong.
         self._writer = _Slot(self._open(readonly=False))
 
     # -- borrowing ------------------------------------------------------------------------
-    @contextmanager
-    def reader(self) -> Iterator[sqlite3.Connection]:
-        """Lend one of the read-only connections; blocks up to the timeout."""
-        slot = self._take_reader()
-        try:
-            yield slot.conn
-        finally:
-            self._give_back(slot, reader=True)
+    def reader(self) -> _Lease:
+        """Lend one of the read-only connections (`with pool.reader() as conn:`); blocks up to
+        the timeout, then raises PoolTimeout."""
+        return _Lease(self, True)
 
-    @contextmanager
-    def writer(self) -> Iterator[sqlite3.Connection]:
-        """Lend the single writer connection to this thread alone; blocks up to the timeout.
-        Commit or roll back before leaving: an open transaction is rolled back and logged."""
-        slot = self._take_writer()
-        try:
-            yield slot.conn
-        finally:
-            self._give_back(slot, reader=False)
+    def writer(self) -> _Lease:
+        """Lend the single writer connection to this thread alone (`with pool.writer() as
+        conn:`); blocks up to the timeout. Commit or roll back before leaving: an open
+        transaction is rolled back and logged."""
+        return _Lease(self, False)
 
     def _take_reader(self) -> _Slot:
-        with self._cond:
-            self._wait(lambda: bool(self._idle) or self._open_readers < self.size)
+        with self._lock:
+            if self._closed:
+                raise PoolClosed(f"{self.path}: the connection pool is closed")
+            if not self._idle and self._open_readers >= self.size:
+                self._wait(lambda: bool(self._idle) or self._open_readers < self.size)
+            self._borrowed += 1
             if self._idle:
                 slot = self._idle.pop()
             else:
                 self._open_readers += 1
                 slot = None
-            self._stats["borrowed"] += 1
         if slot is None:
             try:
                 return _Slot(self._open(readonly=True))
@@ -108,15 +125,22 @@ class ConnectionPool:
                     self._open_readers -= 1
                     self._cond.notify()
                 raise
-        return self._validated(slot, readonly=True)
+        if time.monotonic() - slot.idle_since >= VALIDATE_AFTER:
+            return self._validated(slot, readonly=True)
+        return slot
 
     def _take_writer(self) -> _Slot:
-        with self._cond:
-            self._wait(lambda: not self._writer_busy)
+        with self._lock:
+            if self._closed:
+                raise PoolClosed(f"{self.path}: the connection pool is closed")
+            if self._writer_busy:
+                self._wait(lambda: not self._writer_busy)
             self._writer_busy = True
-            self._stats["borrowed"] += 1
+            self._borrowed += 1
             slot = self._writer
         assert slot is not None
+        if time.monotonic() - slot.idle_since < VALIDATE_AFTER:
+            return slot
         try:
             slot = self._validated(slot, readonly=False)
         except BaseException:
@@ -129,27 +153,25 @@ class ConnectionPool:
 
     def _wait(self, ready: Any) -> None:
         """Wait (holding the condition) until `ready()`; PoolTimeout after the timeout."""
-        if self._closed:
-            raise PoolClosed(f"{self.path}: the connection pool is closed")
-        if ready():
-            return
         started = time.monotonic()
-        self._stats["waits"] += 1
-        ok = self._cond.wait_for(lambda: self._closed or ready(), timeout=self.timeout)
+        self._counts["waits"] += 1
+        self._waiting += 1
+        try:
+            ok = self._cond.wait_for(lambda: self._closed or ready(), timeout=self.timeout)
+        finally:
+            self._waiting -= 1
         waited = time.monotonic() - started
-        self._stats["wait_time"] += waited
+        self._counts["wait_time"] += waited
         if self._closed:
             raise PoolClosed(f"{self.path}: the connection pool is closed")
         if not ok:
-            self._stats["timeouts"] += 1
+            self._counts["timeouts"] += 1
             raise PoolTimeout(f"{self.path}: no connection free after waiting {waited:.2f} s "
                               f"(pool size {self.size} readers + 1 writer, timeout "
                               f"{self.timeout:g} s)")
 
     def _validated(self, slot: _Slot, *, readonly: bool) -> _Slot:
         """A cheap check for a connection idle a while; a broken one is replaced."""
-        if time.monotonic() - slot.idle_since < VALIDATE_AFTER:
-            return slot
         try:
             slot.conn.execute("SELECT 1").fetchone()
             return slot
@@ -160,37 +182,39 @@ class ConnectionPool:
             except sqlite3.Error:
                 pass
             with self._cond:
-                self._stats["replaced"] += 1
+                self._counts["replaced"] += 1
             return _Slot(self._open(readonly=readonly))
 
     def _give_back(self, slot: _Slot, *, reader: bool) -> None:
+        conn = slot.conn
         try:
-            if slot.conn.in_transaction:
-                slot.conn.rollback()
-                with self._cond:
-                    self._stats["rolled_back"] += 1
+            if conn.in_transaction:
+                conn.rollback()
+                with self._lock:
+                    self._counts["rolled_back"] += 1
                 log.warning("tuner pool: a connection to %s came back with an open "
                             "transaction; it was rolled back", self.path)
         except sqlite3.Error:
             pass  # a broken connection is replaced when next borrowed
         slot.idle_since = time.monotonic()
-        with self._cond:
+        with self._lock:
             if reader:
                 if self._closed:
                     self._open_readers -= 1
-                    slot.conn.close()
+                    conn.close()
                 else:
                     self._idle.append(slot)
             else:
                 self._writer_busy = False
                 if self._closed:
-                    slot.conn.close()
-            self._cond.notify_all()
+                    conn.close()
+            if self._waiting:
+                self._cond.notify_all()
 
     def _open(self, *, readonly: bool) -> sqlite3.Connection:
         conn = connect(self.path, self.profile, readonly=readonly, check_same_thread=False)
         with self._cond:
-            self._stats["created"] += 1
+            self._counts["created"] += 1
         return conn
 
     # -- the rest -------------------------------------------------------------------------
@@ -198,7 +222,7 @@ class ConnectionPool:
         """A snapshot: borrowed, waits, wait_time (s), created, replaced, rolled_back,
         timeouts, and the readers open and idle now."""
         with self._cond:
-            snap: dict[str, Any] = dict(self._stats)
+            snap: dict[str, Any] = {"borrowed": self._borrowed, **self._counts}
             snap["wait_time"] = round(snap["wait_time"], 6)
             snap["readers_open"] = self._open_readers
             snap["readers_idle"] = len(self._idle)
