@@ -5,11 +5,15 @@
     pool = tuner.ConnectionPool("bot.db", profile="profiles/telegram-bot.yaml")
     with pool.reader() as conn: ...
     with pool.writer() as conn: ...
+    with tuner.BatchWriter(pool=pool) as w:
+        w.insert("messages", {"event_id": 1, "user_id": 2, "text": "hi", "timestamp": 0})
 """
 
 from __future__ import annotations
 
+from tuner.runtime.batch import BatchWriter, QueueFull, UnknownName
 from tuner.runtime.connect import connect
 from tuner.runtime.pool import ConnectionPool, PoolClosed, PoolTimeout
 
-__all__ = ["ConnectionPool", "PoolClosed", "PoolTimeout", "connect"]
+__all__ = ["BatchWriter", "ConnectionPool", "PoolClosed", "PoolTimeout", "QueueFull",
+           "UnknownName", "connect"]
