@@ -7,7 +7,6 @@ is the point of the test. Kill -9 and concurrent-writer tests live in test_apply
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -16,11 +15,22 @@ import sqlite3
 import stat
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import (
+    assert_error_last as assert_one_line_error,
+)
+from helpers import (
+    data_digest,
+    history,
+    pragma,
+    run,
+    schema,
+    sha,
+    write,
+)
 
 from tuner.apply import ApplyOptions, apply_plan_file
 from tuner.cli import main
@@ -38,83 +48,6 @@ HISTORY_KEYS = {"id", "started_at", "finished_at", "status", "tuner_version", "p
                 "profile_version", "profile_sha256", "plan_sha256", "steps_total",
                 "steps_applied", "error", "failed_sql", "failed_step", "backup_path",
                 "duration_s", "no_backup", "operation"}
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: object) -> Result:
-    """Run the CLI in-process; main() always ends with SystemExit."""
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as exc:
-        main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    code = exc.value.code
-    return Result(code if isinstance(code, int) else 0, captured.out, captured.err)
-
-
-def assert_one_line_error(r: Result, *fragments: str) -> None:
-    """Exit 1, nothing on stdout, one `error: ` line last on stderr, no traceback."""
-    assert r.code == 1, (r.code, r.out, r.err)
-    assert "Traceback" not in r.err
-    last = r.err.rstrip("\n").splitlines()[-1]
-    assert last.startswith("error: "), r.err
-    assert r.err.count("error: ") == 1, r.err
-    for fragment in fragments:
-        assert fragment in last, (fragment, last)
-
-
-def sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def user_tables(con: sqlite3.Connection) -> list[str]:
-    return [r[0] for r in con.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
-        "AND name NOT LIKE 'tuner_%' ORDER BY name")]
-
-
-def data_digest(db: Path) -> dict[str, tuple[int, str]]:
-    """Every user table's row count and a checksum of its content, in rowid order."""
-    con = sqlite3.connect(db)
-    try:
-        out = {}
-        for table in user_tables(con):
-            h = hashlib.sha256()
-            n = 0
-            for row in con.execute(f"SELECT * FROM {quote(table)} ORDER BY rowid"):
-                h.update(repr(row).encode())
-                n += 1
-            out[table] = (n, h.hexdigest())
-        return out
-    finally:
-        con.close()
-
-
-def schema(db: Path) -> list[tuple]:
-    """sqlite_master without tuner's own history table."""
-    con = sqlite3.connect(db)
-    try:
-        return con.execute("SELECT type, name, tbl_name, sql FROM sqlite_master "
-                           "WHERE name NOT LIKE 'tuner_%' ORDER BY type, name").fetchall()
-    finally:
-        con.close()
-
-
-def pragma(db: Path, name: str) -> object:
-    con = sqlite3.connect(db)
-    try:
-        return con.execute(f"PRAGMA {name}").fetchone()[0]
-    finally:
-        con.close()
 
 
 def index_names(db: Path) -> set[str]:
@@ -135,19 +68,8 @@ def has_history_table(db: Path) -> bool:
         con.close()
 
 
-def history(capsys: pytest.CaptureFixture[str], db: Path) -> list[dict]:
-    r = run(capsys, "history", "--db", db, "--format", "json")
-    assert r.code == 0, r.err
-    return json.loads(r.out)
-
-
 def backups(folder: Path) -> list[Path]:
     return sorted(folder.glob("*.db")) if folder.is_dir() else []
-
-
-def write(path: Path, text: str) -> Path:
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 # -- fixtures ------------------------------------------------------------------------------------
@@ -620,34 +542,6 @@ def test_failure_outside_the_transaction_keeps_the_committed_ddl(
     assert run(capsys, "apply", profile, "--db", wal_db, "--yes").code == 0
     assert pragma(wal_db, "journal_mode") == "delete"
     assert run(capsys, "plan", profile, "--db", wal_db, "--detailed-exitcode").code == 0
-
-
-HOLDER = """
-import sqlite3, sys
-con = sqlite3.connect(sys.argv[1], isolation_level=None)
-con.execute("BEGIN IMMEDIATE")
-con.execute("INSERT INTO users(username, chat_id, created_at) VALUES ('holder', -7, 0)")
-print("locked", flush=True)
-sys.stdin.read()  # hold the write lock until the test closes our stdin
-con.execute("ROLLBACK")
-"""
-
-
-@pytest.fixture
-def write_lock() -> Iterator[Callable[[Path], None]]:
-    procs: list[subprocess.Popen] = []
-
-    def hold(path: Path) -> None:
-        proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(path)], text=True,
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        procs.append(proc)
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
-
-    yield hold
-    for proc in procs:
-        assert proc.stdin is not None
-        proc.stdin.close()
-        proc.wait(timeout=30)
 
 
 ONE_INDEX = """\

@@ -8,7 +8,6 @@ real SQLite file under tmp_path.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -16,11 +15,11 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
+from helpers import Result, run, sha
 
 import tuner
 from tuner.cli import cli, main
@@ -37,23 +36,6 @@ RUNTIME = ("synchronous", "cache_size", "temp_store", "mmap_size", "busy_timeout
            "foreign_keys")
 
 
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> Result:
-    """Run the CLI in-process; main() always ends with SystemExit."""
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as exc:
-        main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    code = exc.value.code
-    return Result(code if isinstance(code, int) else 0, captured.out, captured.err)
-
-
 def assert_one_line_error(r: Result, *fragments: str) -> None:
     """Exit 1, nothing on stdout, exactly one `error: ` line on stderr, no traceback."""
     assert r.code == 1, (r.code, r.out, r.err)
@@ -63,10 +45,6 @@ def assert_one_line_error(r: Result, *fragments: str) -> None:
     assert "Traceback" not in r.err
     for fragment in fragments:
         assert fragment in r.err, (fragment, r.err)
-
-
-def sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def listing(folder: Path) -> set[str]:

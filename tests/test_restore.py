@@ -9,7 +9,6 @@ in another process is the point.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -17,13 +16,21 @@ import sqlite3
 import stat
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from helpers import (
+    Result,
+    assert_error_last,
+    data_digest,
+    history,
+    pragma,
+    run,
+    schema,
+    sha,
+    write,
+)
 
-from tuner.cli import main
 from tuner.workload.demo import create_demo_db
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,94 +48,17 @@ indexes:
 """
 
 
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: object) -> Result:
-    """Run the CLI in-process; main() always ends with SystemExit."""
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as exc:
-        main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    code = exc.value.code
-    return Result(code if isinstance(code, int) else 0, captured.out, captured.err)
-
 
 def assert_one_line_error(r: Result, *fragments: str) -> None:
-    """Exit 1, nothing on stdout, one `error: ` line last on stderr, no traceback."""
-    assert r.code == 1, (r.code, r.out, r.err)
-    assert r.out == ""
-    assert "Traceback" not in r.err and "internal error" not in r.err, r.err
-    last = r.err.rstrip("\n").splitlines()[-1]
-    assert last.startswith("error: ") and r.err.count("error: ") == 1, r.err
-    for fragment in fragments:
-        assert fragment in last, (fragment, last)
-
-
-def sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def data_digest(db: Path) -> dict[str, tuple[int, str]]:
-    """Every user table's row count and a checksum of its content, in rowid order."""
-    con = sqlite3.connect(db)
-    try:
-        tables = [r[0] for r in con.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
-            "AND name NOT LIKE 'tuner_%' ORDER BY name")]
-        out = {}
-        for table in tables:
-            h = hashlib.sha256()
-            rows = con.execute(f"SELECT * FROM {quote(table)} ORDER BY rowid").fetchall()
-            for row in rows:
-                h.update(repr(row).encode())
-            out[table] = (len(rows), h.hexdigest())
-        return out
-    finally:
-        con.close()
-
-
-def schema(db: Path) -> list[tuple]:
-    con = sqlite3.connect(db)
-    try:
-        return con.execute("SELECT type, name, tbl_name, sql FROM sqlite_master "
-                           "WHERE name NOT LIKE 'tuner_%' ORDER BY type, name").fetchall()
-    finally:
-        con.close()
-
-
-def pragma(db: Path, name: str) -> object:
-    con = sqlite3.connect(db)
-    try:
-        return con.execute(f"PRAGMA {name}").fetchone()[0]
-    finally:
-        con.close()
-
-
-def history(capsys: pytest.CaptureFixture[str], db: Path) -> list[dict]:
-    r = run(capsys, "history", "--db", db, "--format", "json")
-    assert r.code == 0, r.err
-    return json.loads(r.out)
-
+    """Nothing on stdout, and the error is the last line on stderr."""
+    assert r.out == "", r.out
+    assert_error_last(r, *fragments)
 
 def plan_steps(capsys: pytest.CaptureFixture[str], profile: str | Path,
                db: Path) -> list[tuple[str, str]]:
     r = run(capsys, "plan", profile, "--db", db, "--format", "json")
     assert r.code == 0, r.err
     return [(s["kind"], s["object"]) for s in json.loads(r.out)["steps"]]
-
-
-def write(path: Path, text: str) -> Path:
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def apply(capsys: pytest.CaptureFixture[str], profile: str | Path, db: Path,
@@ -420,33 +350,6 @@ def test_leaving_wal_blocked_by_another_connection_restores_nothing(
     # with the connection closed, the restore goes through
     assert run(capsys, "restore", backup, "--db", db, "--yes").code == 0
     assert pragma(db, "journal_mode") == "delete"
-
-
-HOLDER = """
-import sqlite3, sys
-con = sqlite3.connect(sys.argv[1], isolation_level=None)
-con.execute("BEGIN IMMEDIATE")
-print("locked", flush=True)
-sys.stdin.read()  # hold the write lock until the test closes our stdin
-con.execute("ROLLBACK")
-"""
-
-
-@pytest.fixture
-def write_lock() -> Iterator[Callable[[Path], None]]:
-    procs: list[subprocess.Popen] = []
-
-    def hold(path: Path) -> None:
-        proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(path)], text=True,
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        procs.append(proc)
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
-
-    yield hold
-    for proc in procs:
-        assert proc.stdin is not None
-        proc.stdin.close()
-        proc.wait(timeout=30)
 
 
 def test_restore_into_a_locked_database_fails_clearly(capsys: pytest.CaptureFixture[str],

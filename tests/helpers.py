@@ -1,0 +1,110 @@
+"""Helpers the test files share: running the CLI in-process, and reading a database's
+schema, data and pragmas to prove what changed and what did not."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tuner.cli import main
+
+
+@dataclass
+class Result:
+    """What one CLI run produced."""
+
+    code: int
+    out: str
+    err: str
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: object) -> Result:
+    """Run the CLI in-process; main() always ends with SystemExit."""
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    code = exc.value.code
+    return Result(code if isinstance(code, int) else 0, captured.out, captured.err)
+
+
+def assert_error_last(r: Result, *fragments: str) -> None:
+    """Exit 1, no traceback, and one `error: ` line, the last on stderr (notes may precede
+    it), containing every fragment."""
+    assert r.code == 1, (r.code, r.out, r.err)
+    assert "Traceback" not in r.err and "internal error" not in r.err, r.err
+    last = r.err.rstrip("\n").splitlines()[-1]
+    assert last.startswith("error: ") and r.err.count("error: ") == 1, r.err
+    for fragment in fragments:
+        assert fragment in last, (fragment, last)
+
+
+def sha(path: Path) -> str:
+    """sha256 of a file's bytes."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def quote(name: str) -> str:
+    """An SQL identifier, quoted (tests build their own probe queries)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def write(path: Path, text: str) -> Path:
+    """Write `text` to `path` and return the path."""
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def user_tables(con: sqlite3.Connection) -> list[str]:
+    """The application's tables: no sqlite_* and no tuner_* ones."""
+    return [r[0] for r in con.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+        "AND name NOT LIKE 'tuner_%' ORDER BY name")]
+
+
+def data_digest(db: Path) -> dict[str, tuple[int, str]]:
+    """Every user table's row count and a checksum of its content, in rowid order."""
+    con = sqlite3.connect(db)
+    try:
+        out = {}
+        for table in user_tables(con):
+            h = hashlib.sha256()
+            n = 0
+            for row in con.execute(f"SELECT * FROM {quote(table)} ORDER BY rowid"):
+                h.update(repr(row).encode())
+                n += 1
+            out[table] = (n, h.hexdigest())
+        return out
+    finally:
+        con.close()
+
+
+def schema(db: Path) -> list[tuple]:
+    """sqlite_master without tuner's own history table."""
+    con = sqlite3.connect(db)
+    try:
+        return con.execute("SELECT type, name, tbl_name, sql FROM sqlite_master "
+                           "WHERE name NOT LIKE 'tuner_%' ORDER BY type, name").fetchall()
+    finally:
+        con.close()
+
+
+def pragma(db: Path, name: str) -> object:
+    """One pragma's value, read on a fresh connection."""
+    con = sqlite3.connect(db)
+    try:
+        return con.execute(f"PRAGMA {name}").fetchone()[0]
+    finally:
+        con.close()
+
+
+def history(capsys: pytest.CaptureFixture[str], db: Path) -> list[dict]:
+    """`tuner history --format json` as data."""
+    r = run(capsys, "history", "--db", db, "--format", "json")
+    assert r.code == 0, r.err
+    return json.loads(r.out)
