@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from tuner.model import Index, Setting, State
+from tuner.model import Index, Setting, State, View
 
 if TYPE_CHECKING:
     from tuner.changes import SetSetting
@@ -63,5 +63,17 @@ class Engine(Protocol):
     def index_build_seconds(self, index: Index, rows: int) -> float:
         """A rough estimate of the time to build `index` over `rows` rows."""
 
-    def render_index(self, index: Index) -> str:
+    def create_index_sql(self, index: Index) -> str:
         """The idempotent CREATE statement for an index."""
+
+    def drop_index_sql(self, index: Index) -> str:
+        """The idempotent DROP statement for an index."""
+
+    def create_view_sql(self, view: View) -> str:
+        """The idempotent CREATE statement for a view."""
+
+    def drop_view_sql(self, view: View) -> str:
+        """The idempotent DROP statement for a view."""
+
+    def analyze_sql(self, table: str) -> str:
+        """The statement that refreshes one table's planner statistics."""
