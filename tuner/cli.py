@@ -240,6 +240,84 @@ def demo_cmd(workdir: str, participants: int, seed: int) -> None:
     out(plan_text(make_plan(load_profile(profile_path), str(work))), nl=False)
 
 
+# -- bench -----------------------------------------------------------------------------------
+@cli.command("bench", context_settings=CONTEXT)
+@profile_argument
+@db_option
+@click.option("--compare", is_flag=True,
+              help="Measure before and after applying PROFILE, on temporary copies of the "
+                   "database (the database itself is only read).")
+@click.option("--runs", default=20, show_default=True, type=click.IntRange(1),
+              help="Timed runs per query.")
+@click.option("--warmup", default=2, show_default=True, type=click.IntRange(0),
+              help="Untimed runs per query first.")
+@format_option("text", "json", default="text")
+def bench_cmd(profile: str, db: str, compare: bool, runs: int, warmup: int, fmt: str) -> None:
+    """Time the profile's declared queries on the database, with their query plans.
+
+    Read-only: the queries run on a read-only connection that refuses any write. With
+    --compare, the database is copied (online backup) to a temporary folder, the copy is
+    tuned exactly as `tuner apply` would, and both copies are timed side by side, with the
+    cost of a batch insert before and after."""
+    from tuner.workload.bench import bench, bench_compare
+
+    loaded = load_profile(profile)
+    if not loaded.queries:
+        raise TunerError(f"{profile}: profile {loaded.name} declares no queries to measure")
+    if compare:
+        report = bench_compare(db, loaded, runs=runs, warmup=warmup, on_step=note)
+    else:
+        report = bench(db, loaded, runs=runs, warmup=warmup)
+    if fmt == "json":
+        out(json.dumps(report.as_dict(), indent=2))
+    else:
+        out(bench_text(report), nl=False)
+
+
+def bench_text(report: Any) -> str:
+    """A bench report as a table, the query plans under it."""
+    d = report.as_dict()
+    head = (f"{len(d['queries'])} queries of profile {d['profile']['name']} "
+            f"v{d['profile']['version']} on {d['database']}, {d['runs']} runs after "
+            f"{d['warmup']} warm-up:")
+    if report.compare:
+        head += f" before vs. after the plan ({d['applied_steps']} steps, applied to a copy)"
+        headers = ["query", "rows", "before ms", "after ms", "after p95", "speedup", "same rows"]
+        rows = [[q["name"], f"{q['rows']:,}", f"{q['before']['median_ms']:.3f}",
+                 f"{q['median_ms']:.3f}", f"{q['p95_ms']:.3f}",
+                 f"{q['speedup']:.1f}x" if q["speedup"] else "-",
+                 "yes" if q["same_rows"] else "NO (results differ)"] for q in d["queries"]]
+    else:
+        headers = ["query", "rows", "median ms", "p95 ms"]
+        rows = [[q["name"], f"{q['rows']:,}", f"{q['median_ms']:.3f}", f"{q['p95_ms']:.3f}"]
+                for q in d["queries"]]
+    widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows, strict=False)]
+    lines = [head, ""]
+    for cells in [headers, *rows]:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip())
+    lines.append("")
+    lines.append("Query plans:")
+    for q in d["queries"]:
+        if report.compare:
+            lines.append(f"  {q['name']}:")
+            lines.append(f"    before: {'; '.join(q['before']['plan'])}")
+            lines.append(f"    after:  {'; '.join(q['plan'])}")
+        else:
+            lines.append(f"  {q['name']}: {'; '.join(q['plan'])}")
+    cost = d["write_cost"]
+    if cost is not None:
+        lines.append("")
+        if cost["measurable"]:
+            lines.append(f"Write cost: {cost['batch']:,} rows inserted into {cost['table']} in "
+                         f"one transaction (rolled back): {cost['before_ms']:.2f} ms before, "
+                         f"{cost['after_ms']:.2f} ms after ({cost['ratio']:.2f}x).")
+        else:
+            lines.append(f"Write cost: not measurable ({cost['reason']}).")
+        for skipped in cost["skipped"] if cost["measurable"] else []:
+            lines.append(f"  skipped {skipped}")
+    return "\n".join(lines) + "\n"
+
+
 # -- apply, history, restore ------------------------------------------------------------------
 backup_dir_option = click.option(
     "--backup-dir", type=click.Path(file_okay=False),

@@ -21,7 +21,7 @@ from tuner.engines import engine_named
 from tuner.errors import ProfileError
 from tuner.model import Index, IndexColumn, View, key
 from tuner.resources import data_dir
-from tuner.sqltext import PARAM, SQLSyntaxError, source, statements, tokenize
+from tuner.sqltext import PARAM, PUNCT, SQLSyntaxError, Token, source, statements, tokenize
 
 MERGED_LISTS = ("indexes", "views", "queries")
 RESERVED_PREFIXES = ("sqlite_", "tuner_")
@@ -291,7 +291,7 @@ def _build(data: dict, origins: dict, path: str) -> Profile:
     queries = []
     for i, spec in enumerate(data.get("queries") or []):
         _check_name(spec["name"], ("queries", i, "name"), query_names, fail, reserved=False)
-        _check_select(spec["sql"], ("queries", i, "sql"), fail)
+        _check_select(spec["sql"], ("queries", i, "sql"), fail, f"query {spec['name']}")
         params = dict(spec.get("params") or {})
         _check_params(spec["sql"], params, ("queries", i), fail)
         queries.append(Query(spec["name"], spec["sql"].strip(), params, spec.get("description")))
@@ -355,10 +355,11 @@ def _check_fragment(text: str, where: Path_, fail: Any) -> str:
     return source(text, parts[0])
 
 
-def _check_select(sql: str, where: Path_, fail: Any) -> str:
+def _check_select(sql: str, where: Path_, fail: Any, what: str = "") -> str:
     """One SELECT statement, returned trimmed to its first and last token: a leading comment,
     a trailing `;` and a trailing `-- comment` go, since the plan writes text after it (a `-- `
-    comment at the end would swallow the `;` or `)` that follows)."""
+    comment at the end would swallow the `;` or `)` that follows). A WITH whose main statement
+    writes (`WITH x AS (...) DELETE ...`) is refused; `what` names the query in the message."""
     try:
         parts = statements(sql)
     except SQLSyntaxError as exc:
@@ -367,7 +368,30 @@ def _check_select(sql: str, where: Path_, fail: Any) -> str:
         raise fail(where, f"must be exactly one statement, found {len(parts)}")
     if not parts[0][0].is_word("select", "with"):
         raise fail(where, f"must be a SELECT or WITH statement, not {parts[0][0].text.upper()}")
+    writes = _with_main_verb(parts[0])
+    if writes:
+        raise fail(where, f"{what + ': ' if what else ''}must only read, but this WITH "
+                          f"statement's main statement is {writes}")
     return source(sql, parts[0])
+
+
+def _with_main_verb(tokens: list[Token]) -> str | None:
+    """For `WITH ... <main>`, the main statement's verb if it writes (INSERT, UPDATE, DELETE,
+    REPLACE): the first such keyword outside the parentheses of the common table
+    expressions (https://www.sqlite.org/lang_with.html)."""
+    if not tokens[0].is_word("with"):
+        return None
+    depth = 0
+    for tok in tokens[1:]:
+        if tok.kind == PUNCT and tok.text == "(":
+            depth += 1
+        elif tok.kind == PUNCT and tok.text == ")":
+            depth -= 1
+        elif depth == 0 and tok.is_word("select", "values"):
+            return None
+        elif depth == 0 and tok.is_word("insert", "update", "delete", "replace"):
+            return tok.text.upper()
+    return None
 
 
 def _check_params(sql: str, params: dict, where: Path_, fail: Any) -> None:
