@@ -10,9 +10,10 @@ from typing import Any
 
 import click
 
+from tuner.apply import ApplyResult
 from tuner.model import Index, State
-from tuner.plan import PHASES, Plan, Step
-from tuner.planfile import body_hash, render_body
+from tuner.plan import PHASES, SYMBOLS, Plan, Step
+from tuner.planfile import PlanFile, body_hash, render_body
 
 COLORS = {"+": "green", "-": "red", "~": "yellow", "!": "cyan", "*": "blue"}
 LABELS = {"create_index": "index", "replace_index": "index", "drop_index": "index",
@@ -145,3 +146,66 @@ def _index_entry(index: Index) -> dict[str, Any]:
 def _profile_name(name: str) -> str:
     cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-.")
     return cleaned if cleaned[:1].isalnum() else "inspected"
+
+
+def bench_text(report: Any) -> str:
+    """A bench report as a table, the query plans under it."""
+    d = report.as_dict()
+    head = (f"{len(d['queries'])} queries of profile {d['profile']['name']} "
+            f"v{d['profile']['version']} on {d['database']}, {d['runs']} runs after "
+            f"{d['warmup']} warm-up:")
+    if report.compare:
+        head += f" before vs. after the plan ({d['applied_steps']} steps, applied to a copy)"
+        headers = ["query", "rows", "before ms", "after ms", "after p95", "speedup", "same rows"]
+        rows = [[q["name"], f"{q['rows']:,}", f"{q['before']['median_ms']:.3f}",
+                 f"{q['median_ms']:.3f}", f"{q['p95_ms']:.3f}",
+                 f"{q['speedup']:.1f}x" if q["speedup"] else "-",
+                 "yes" if q["same_rows"] else "NO (results differ)"] for q in d["queries"]]
+    else:
+        headers = ["query", "rows", "median ms", "p95 ms"]
+        rows = [[q["name"], f"{q['rows']:,}", f"{q['median_ms']:.3f}", f"{q['p95_ms']:.3f}"]
+                for q in d["queries"]]
+    widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows, strict=False)]
+    lines = [head, ""]
+    for cells in [headers, *rows]:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip())
+    lines.append("")
+    lines.append("Query plans:")
+    for q in d["queries"]:
+        if report.compare:
+            lines.append(f"  {q['name']}:")
+            lines.append(f"    before: {'; '.join(q['before']['plan'])}")
+            lines.append(f"    after:  {'; '.join(q['plan'])}")
+        else:
+            lines.append(f"  {q['name']}: {'; '.join(q['plan'])}")
+    cost = d["write_cost"]
+    if cost is not None:
+        lines.append("")
+        if cost["measurable"]:
+            lines.append(f"Write cost: {cost['batch']:,} rows inserted into {cost['table']} in "
+                         f"one transaction (rolled back): {cost['before_ms']:.2f} ms before, "
+                         f"{cost['after_ms']:.2f} ms after ({cost['ratio']:.2f}x).")
+        else:
+            lines.append(f"Write cost: not measurable ({cost['reason']}).")
+        for skipped in cost["skipped"] if cost["measurable"] else []:
+            lines.append(f"  skipped {skipped}")
+    return "\n".join(lines) + "\n"
+
+
+def file_steps_text(plan: PlanFile) -> str:
+    """A saved plan's steps, for review before applying it."""
+    lines = [f"Saved plan {plan.plan_hash[:12]} (profile "
+             f"{plan.manifest.get('profile', {}).get('name')} v"
+             f"{plan.manifest.get('profile', {}).get('version')}, made "
+             f"{plan.manifest.get('created')}):"]
+    for step in plan.steps():
+        sym = click.style(SYMBOLS.get(step.kind, "*"), bold=True)
+        lines.append(f"  {sym} {step.kind} {step.object}\n      {step.reason}")
+    return "\n".join(lines) + "\n"
+
+
+def apply_summary(result: ApplyResult) -> str:
+    """One paragraph on what an apply did."""
+    text = f"Applied {len(result.steps)} steps in {result.seconds:.2f} s"
+    text += f"; backup: {result.backup.path}" if result.backup else "; no backup (--no-backup)"
+    return text + f"; history id {result.history_id}.\n"
