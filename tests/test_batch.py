@@ -14,15 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from tuner.runtime.batch import (
+from tuner.runtime.batch import BatchWriter
+from tuner.runtime.pool import ConnectionPool
+from tuner.runtime.tickets import (
     BatchError,
-    BatchWriter,
     ManyResult,
     QueueFull,
     UnknownName,
     WriterClosed,
 )
-from tuner.runtime.pool import ConnectionPool
 from tuner.workload.demo import create_demo_db
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,9 +11,10 @@
 
 from __future__ import annotations
 
-from tuner.runtime.batch import BatchWriter, QueueFull, UnknownName
+from tuner.runtime.batch import BatchWriter
 from tuner.runtime.connect import connect
 from tuner.runtime.pool import ConnectionPool, PoolClosed, PoolTimeout
+from tuner.runtime.tickets import QueueFull, UnknownName
 
 __all__ = ["BatchWriter", "ConnectionPool", "PoolClosed", "PoolTimeout", "QueueFull",
            "UnknownName", "connect"]

@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from tuner.errors import TunerError
-from tuner.runtime.batch import BatchWriter, ManyTicket, Ticket
+from tuner.runtime.batch import BatchWriter
 from tuner.runtime.connect import ProfileLike
 from tuner.runtime.pool import ConnectionPool
+from tuner.runtime.tickets import ManyTicket, Ticket
 
 STATUSES = ("confirmed", "pending", "declined")
 PARTICIPANT_COLUMNS = ("event_id", "user_id", "status", "joined_at", "updated_at")
