@@ -28,6 +28,7 @@ from tuner.profile import load_profile, schema
 from tuner.report import (
     apply_summary,
     bench_text,
+    check_text,
     file_steps_text,
     plan_json,
     plan_text,
@@ -278,6 +279,29 @@ def bench_cmd(profile: str, db: str, compare: bool, runs: int, warmup: int, fmt:
         out(json.dumps(report.as_dict(), indent=2))
     else:
         out(bench_text(report), nl=False)
+
+
+@cli.command("check", context_settings=CONTEXT)
+@profile_argument
+@db_option
+@click.option("--scan-threshold", default=10_000, show_default=True, type=click.IntRange(1),
+              metavar="ROWS", help="A SCAN of a table with at least this many rows fails.")
+@format_option("text", "json", default="text")
+def check_cmd(profile: str, db: str, scan_threshold: int, fmt: str) -> None:
+    """Drift and health for CI and cron: exit 0 when the database matches PROFILE and no
+    declared query scans a large table; exit 3 with what drifted and which queries scan.
+
+    Use `plan --detailed-exitcode` to ask "is there anything to apply?" (2 = yes); use `check`
+    to gate a deploy or alert from cron on drift AND on hot queries that lost their index."""
+    from tuner.workload.check import check
+
+    report = check(load_profile(profile), db, scan_threshold)
+    if fmt == "json":
+        out(json.dumps(report.as_dict(), indent=2))
+    else:
+        out(check_text(report, db))
+    if not report.healthy:
+        raise click.exceptions.Exit(3)
 
 
 # -- apply, history, restore ------------------------------------------------------------------

@@ -209,3 +209,19 @@ def apply_summary(result: ApplyResult) -> str:
     text = f"Applied {len(result.steps)} steps in {result.seconds:.2f} s"
     text += f"; backup: {result.backup.path}" if result.backup else "; no backup (--no-backup)"
     return text + f"; history id {result.history_id}.\n"
+
+
+def check_text(report: Any, db: str) -> str:
+    """`tuner check` for people: the verdict, then what drifted and which queries scan."""
+    if report.healthy:
+        return f"OK: {db} matches the profile and no declared query scans a large table."
+    lines = [f"FAIL: {db}"]
+    if report.drift:
+        lines.append(f"Drift ({len(report.drift)} step(s) to apply; see `tuner plan`):")
+        lines += [f"  {d['kind']} {d['object']}: {d['reason']}" for d in report.drift]
+    if report.scans:
+        lines.append("Queries scanning a large table:")
+        lines += [f"  {s['query']}: SCAN {s['table']} (~{s['rows']:,} rows)"
+                  if s["rows"] is not None else f"  {s['query']}: SCAN {s['table']}"
+                  for s in report.scans]
+    return "\n".join(lines)
