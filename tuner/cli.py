@@ -207,7 +207,8 @@ def _build_demo(path: str, participants: int, seed: int, force: bool) -> None:
               help="Size of the demo database.")
 @click.option("--seed", default=42, show_default=True, type=int, help="Random seed.")
 def demo_cmd(workdir: str, participants: int, seed: int) -> None:
-    """Run tuner's main job on a demo bot database: plan and apply the bundled profile.
+    """Run tuner's main job on a demo bot database: plan and apply the bundled profile, plan
+    again, and compare the hot queries before and after.
 
     A pristine demo database is generated once in --workdir; every run starts from an
     untouched copy of it (demo.db), so a rerun still has changes to show."""
@@ -245,6 +246,13 @@ def demo_cmd(workdir: str, participants: int, seed: int) -> None:
     out("")
     out("Planning again:")
     out(plan_text(make_plan(load_profile(profile_path), str(work))), nl=False)
+    out("")
+    out("What the profile buys on this data (tuner bench --compare, on copies of the "
+        "pristine database):")
+    from tuner.workload.bench import bench_compare
+
+    report = bench_compare(str(pristine), load_profile(profile_path), runs=10, warmup=1)
+    out(bench_text(report), nl=False)
 
 
 # -- bench -----------------------------------------------------------------------------------
