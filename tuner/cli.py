@@ -142,10 +142,7 @@ def plan_cmd(profile: str, db: str, out_file: str | None, fmt: str,
     Read-only: inspects the database, diffs it against the profile and prints an idempotent
     plan. Exit codes: 0 success (no changes, with --detailed-exitcode), 1 error,
     2 changes pending (only with --detailed-exitcode)."""
-    if out_file and Path(out_file).resolve() in {
-            Path(db + suffix).resolve() for suffix in ("", "-wal", "-shm", "-journal")}:
-        raise TunerError(f"{out_file}: --out would overwrite the database {db}; "
-                         "write the plan to another file")
+    _refuse_overwriting_db(out_file, db, "--out")
     plan = make_plan(load_profile(profile), db)
     text = render_plan_file(plan) if out_file or fmt == "sql" else ""
     if out_file:
@@ -161,13 +158,20 @@ def plan_cmd(profile: str, db: str, out_file: str | None, fmt: str,
         raise click.exceptions.Exit(2)
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def _refuse_overwriting_db(out_file: str | None, db: str, option: str) -> None:
+    if out_file and Path(out_file).resolve() in {
+            Path(db + suffix).resolve() for suffix in ("", "-wal", "-shm", "-journal")}:
+        raise TunerError(f"{out_file}: {option} would overwrite the database {db}; "
+                         "write to another file")
+
+
+def _write_atomic(path: Path, text: str, what: str = "the plan file") -> None:
     tmp = path.with_name(path.name + ".tmp")
     try:
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
     except OSError as exc:
-        raise TunerError(f"{path}: cannot write the plan file: {exc.strerror or exc}") from None
+        raise TunerError(f"{path}: cannot write {what}: {exc.strerror or exc}") from None
 
 
 @cli.command("demo-db", context_settings=CONTEXT)
@@ -266,8 +270,12 @@ def demo_cmd(workdir: str, participants: int, seed: int) -> None:
               help="Timed runs per query.")
 @click.option("--warmup", default=2, show_default=True, type=click.IntRange(0),
               help="Untimed runs per query first.")
+@click.option("--html", "html_file", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Also write the report as one self-contained HTML page (table and a log-"
+                   "scale bar chart of the latencies; no external assets).")
 @format_option("text", "json", default="text")
-def bench_cmd(profile: str, db: str, compare: bool, runs: int, warmup: int, fmt: str) -> None:
+def bench_cmd(profile: str, db: str, compare: bool, runs: int, warmup: int,
+              html_file: str | None, fmt: str) -> None:
     """Time the profile's declared queries on the database, with their query plans.
 
     Read-only: the queries run on a read-only connection that refuses any write. With
@@ -276,6 +284,7 @@ def bench_cmd(profile: str, db: str, compare: bool, runs: int, warmup: int, fmt:
     cost of a batch insert before and after."""
     from tuner.workload.bench import bench, bench_compare
 
+    _refuse_overwriting_db(html_file, db, "--html")
     loaded = load_profile(profile)
     if not loaded.queries:
         raise TunerError(f"{profile}: profile {loaded.name} declares no queries to measure")
@@ -283,6 +292,11 @@ def bench_cmd(profile: str, db: str, compare: bool, runs: int, warmup: int, fmt:
         report = bench_compare(db, loaded, runs=runs, warmup=warmup, on_step=note)
     else:
         report = bench(db, loaded, runs=runs, warmup=warmup)
+    if html_file:
+        from tuner.workload.html import bench_html
+
+        _write_atomic(Path(html_file), bench_html(report), "the HTML report")
+        note(f"HTML report written to {html_file}.")
     if fmt == "json":
         out(json.dumps(report.as_dict(), indent=2))
     else:
