@@ -108,3 +108,14 @@ def history(capsys: pytest.CaptureFixture[str], db: Path) -> list[dict]:
     r = run(capsys, "history", "--db", db, "--format", "json")
     assert r.code == 0, r.err
     return json.loads(r.out)
+
+
+def wal_demo_db(path: Path, participants: int) -> Path:
+    """A small demo database in WAL mode, as an application running tuned would have it."""
+    from tuner.workload.demo import create_demo_db
+
+    create_demo_db(path, participants)
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode=wal")
+    conn.close()
+    return path

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import wal_demo_db
 
 from tuner.runtime.batch import BatchWriter
 from tuner.runtime.pool import ConnectionPool
@@ -23,7 +24,6 @@ from tuner.runtime.tickets import (
     UnknownName,
     WriterClosed,
 )
-from tuner.workload.demo import create_demo_db
 
 ROOT = Path(__file__).resolve().parent.parent
 PCOLS = ["event_id", "user_id", "status", "joined_at", "updated_at"]
@@ -33,12 +33,7 @@ CHAT = 10**12  # above the demo's chat ids (UNIQUE)
 
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
-    path = tmp_path / "bot.db"
-    create_demo_db(path, 200)
-    with sqlite3.connect(path) as conn:
-        conn.execute("PRAGMA journal_mode=wal")
-    conn.close()
-    return path
+    return wal_demo_db(tmp_path / "bot.db", 200)
 
 
 def query(db: Path, sql: str, params: tuple = ()) -> list[tuple]:

@@ -9,11 +9,11 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import wal_demo_db
 
 import tuner
 from tuner.errors import DatabaseError, TunerError
 from tuner.runtime import pool as pool_module
-from tuner.workload.demo import create_demo_db
 
 ROOT = Path(__file__).resolve().parent.parent
 BOT = ROOT / "profiles" / "telegram-bot.yaml"
@@ -23,12 +23,7 @@ WANTED = {"synchronous": 1, "cache_size": -65536, "temp_store": 2, "mmap_size": 
 
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
-    path = tmp_path / "bot.db"
-    create_demo_db(path, 300)
-    with sqlite3.connect(path) as conn:
-        conn.execute("PRAGMA journal_mode=wal")
-    conn.close()
-    return path
+    return wal_demo_db(tmp_path / "bot.db", 300)
 
 
 def pragmas(conn: sqlite3.Connection) -> dict[str, int]:
