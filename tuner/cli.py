@@ -26,6 +26,7 @@ from tuner.errors import DatabaseError, TunerError
 from tuner.planfile import parse_plan_file, render_plan_file
 from tuner.profile import load_profile, schema
 from tuner.report import (
+    advise_text,
     apply_summary,
     bench_text,
     check_text,
@@ -44,6 +45,10 @@ db_option = click.option(
     help="The database: an SQLite file (a postgresql:// URL is reserved for the PostgreSQL "
          "engine). Defaults to $TUNER_DB.")
 profile_argument = click.argument("profile", type=click.Path(dir_okay=False))
+scan_threshold_option = click.option(
+    "--scan-threshold", default=10_000, show_default=True, type=click.IntRange(1),
+    metavar="ROWS", help="A SCAN of a table with at least this many rows (estimated) is a "
+                         "problem: check fails, advise looks for an index.")
 
 
 def format_option(*choices: str, default: str) -> Any:
@@ -306,8 +311,7 @@ def bench_cmd(profile: str, db: str, compare: bool, runs: int, warmup: int,
 @cli.command("check", context_settings=CONTEXT)
 @profile_argument
 @db_option
-@click.option("--scan-threshold", default=10_000, show_default=True, type=click.IntRange(1),
-              metavar="ROWS", help="A SCAN of a table with at least this many rows fails.")
+@scan_threshold_option
 @format_option("text", "json", default="text")
 def check_cmd(profile: str, db: str, scan_threshold: int, fmt: str) -> None:
     """Drift and health for CI and cron: exit 0 when the database matches PROFILE and no
@@ -324,6 +328,36 @@ def check_cmd(profile: str, db: str, scan_threshold: int, fmt: str) -> None:
         out(check_text(report, db))
     if not report.healthy:
         raise click.exceptions.Exit(3)
+
+
+@cli.command("advise", context_settings=CONTEXT)
+@profile_argument
+@db_option
+@scan_threshold_option
+@format_option("text", "yaml", "json", default="text")
+def advise_cmd(profile: str, db: str, scan_threshold: int, fmt: str) -> None:
+    """Recommend indexes for PROFILE's declared queries, and flag indexes that earn nothing.
+
+    Read-only: each query is EXPLAINed under the read-only guard; candidates are tried in an
+    in-memory copy of the schema with statistics sampled from the data, never built over it.
+    --format yaml prints an `indexes:` block to paste into the profile."""
+    from tuner.workload.advise import advise
+
+    loaded = load_profile(profile)
+    if not loaded.queries:
+        raise TunerError(f"{profile}: profile {loaded.name} declares no queries to advise on")
+    advice = advise(loaded, db, scan_threshold)
+    if fmt == "json":
+        out(json.dumps(advice.as_dict(), indent=2))
+    elif fmt == "yaml":
+        out(f"# Advised from {db} by tuner {__version__}.")
+        if advice.recommendations:
+            out(yaml.safe_dump(advice.as_profile(), sort_keys=False, allow_unicode=True,
+                               width=100), nl=False)
+        else:
+            out("indexes: []")
+    else:
+        out(advise_text(advice, db))
 
 
 # -- apply, history, restore ------------------------------------------------------------------

@@ -225,3 +225,28 @@ def check_text(report: Any, db: str) -> str:
                   if s["rows"] is not None else f"  {s['query']}: SCAN {s['table']}"
                   for s in report.scans]
     return "\n".join(lines)
+
+
+def advise_text(advice: Any, db: str) -> str:
+    """`tuner advise` for people: problems, recommended indexes with reasons, flagged ones."""
+    lines = []
+    if advice.problems:
+        lines.append(f"Problems in the declared queries on {db}:")
+        for p in advice.problems:
+            size = f" (~{p['rows']:,} rows)" if p.get("rows") is not None else ""
+            lines.append(f"  {p['query']}: {p['plan']}{size}")
+    else:
+        lines.append(f"No declared query scans a large table or sorts in a temp B-tree on {db}.")
+    if advice.recommendations:
+        lines.append("Recommended indexes:")
+        for r in advice.recommendations:
+            where = f" WHERE {r.where}" if r.where else ""
+            lines.append(f"  {r.name} ON {r.table}({', '.join(r.columns)}){where}")
+            lines.append(f"    serves: {', '.join(r.queries)}")
+            lines.append(f"    why: {r.reason}")
+    else:
+        lines.append("No index to recommend.")
+    if advice.flags:
+        lines.append("Existing indexes that earn nothing:")
+        lines += [f"  {f['reason']}" for f in advice.flags]
+    return "\n".join(lines)

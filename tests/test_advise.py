@@ -1,0 +1,175 @@
+"""tuner advise: problems, candidate indexes evaluated on a schema-only copy, a small set, flags."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+import yaml
+from helpers import quote, run, sha
+
+from tuner import load_profile
+from tuner.engines.sqlite_inspect import open_readonly, read_state
+from tuner.workload.advise import advise, parse_query
+from tuner.workload.demo import create_demo_db
+
+ROOT = Path(__file__).resolve().parent.parent
+BOT = ROOT / "profiles" / "telegram-bot.yaml"
+STATUS_ONLY = {"name": "declined_count",
+               "sql": "SELECT COUNT(*) FROM participants WHERE status = 'declined'"}
+
+
+def _profile(path: Path, extra: list[dict] | None = None) -> Path:
+    """The bundled queries, no indexes."""
+    queries = yaml.safe_load(BOT.read_text(encoding="utf-8"))["queries"] + (extra or [])
+    path.write_text(yaml.safe_dump({"profile": "advise-test", "version": 1, "engine": "sqlite",
+                                    "queries": queries}), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("advise") / "pristine.db"
+    create_demo_db(path, 20_000)
+    conn = sqlite3.connect(path)
+    conn.execute("ANALYZE")
+    conn.commit()
+    conn.close()
+    return path
+
+
+@pytest.fixture
+def db(tmp_path: Path, pristine: Path) -> Path:
+    path = tmp_path / "bot.db"
+    path.write_bytes(pristine.read_bytes())
+    return path
+
+
+def _execute(db: Path, *statements: str) -> None:
+    conn = sqlite3.connect(db)
+    for sql in statements:
+        conn.execute(sql)
+    conn.execute("ANALYZE")
+    conn.commit()
+    conn.close()
+
+
+def _create_sql(entry: dict) -> str:
+    cols = ", ".join(quote(c) for c in entry["columns"])
+    where = f" WHERE {entry['where']}" if entry.get("where") else ""
+    return f"CREATE INDEX {quote(entry['name'])} ON {quote(entry['table'])} ({cols}){where}"
+
+
+def test_equality_query_gets_a_composite_leading_with_event_id(tmp_path: Path, db: Path) -> None:
+    digest = sha(db)
+    advice = advise(load_profile(_profile(tmp_path / "p.yaml")), str(db))
+    assert any(p["query"] == "latest_messages" and p["kind"] == "scan" for p in advice.problems)
+    recs = [r for r in advice.recommendations if "latest_messages" in r.queries]
+    assert len(recs) == 1
+    assert recs[0].table == "messages" and recs[0].columns[:2] == ("event_id", "timestamp")
+    assert "rows visited" in recs[0].reason
+    assert sha(db) == digest                                    # advise never writes
+
+
+def test_a_served_query_gets_no_recommendation(tmp_path: Path, db: Path) -> None:
+    _execute(db, "CREATE INDEX messages_chat ON messages(event_id, timestamp)")
+    advice = advise(load_profile(_profile(tmp_path / "p.yaml")), str(db))
+    assert not any(p["query"] == "latest_messages" for p in advice.problems)
+    assert not any("latest_messages" in r.queries for r in advice.recommendations)
+    assert not any(r.table == "messages" for r in advice.recommendations)
+
+
+def test_status_only_query_gets_no_lone_status_index(tmp_path: Path, db: Path) -> None:
+    advice = advise(load_profile(_profile(tmp_path / "p.yaml", [STATUS_ONLY])), str(db))
+    assert any(p["query"] == "declined_count" for p in advice.problems)
+    assert not any("declined_count" in r.queries for r in advice.recommendations)
+    assert not any(r.columns[0] == "status" for r in advice.recommendations)
+
+
+def test_partial_index_for_a_literal_predicate(tmp_path: Path, db: Path) -> None:
+    advice = advise(load_profile(_profile(tmp_path / "p.yaml")), str(db))
+    recs = [r for r in advice.recommendations if "upcoming_events" in r.queries]
+    assert len(recs) == 1 and recs[0].where and "active" in recs[0].where
+    assert "status" not in recs[0].columns
+
+
+def test_redundant_and_unused_existing_indexes_are_flagged(tmp_path: Path, db: Path) -> None:
+    _execute(db, "CREATE INDEX participants_event ON participants(event_id)",
+             "CREATE INDEX participants_status ON participants(status)")
+    advice = advise(load_profile(_profile(tmp_path / "p.yaml")), str(db))
+    reasons = {f["index"]: [] for f in advice.flags}
+    for f in advice.flags:
+        reasons[f["index"]].append(f["reason"])
+    assert any("prefix of" in r and "UNIQUE" in r for r in reasons["participants_event"])
+    assert any("distinct values" in r for r in reasons["participants_status"])
+    assert any("no declared query uses it" in r for r in reasons["participants_status"])
+    assert not any(f["index"].startswith("sqlite_autoindex") for f in advice.flags)
+
+
+def test_convergence(capsys: pytest.CaptureFixture[str], tmp_path: Path, db: Path) -> None:
+    profile = _profile(tmp_path / "p.yaml")
+    before = advise(load_profile(profile), str(db))
+    scanned = {p["query"] for p in before.problems if p["kind"] == "scan"}
+    assert scanned
+    r = run(capsys, "advise", profile, "--db", db, "--format", "yaml")
+    assert r.code == 0, r.err
+    block = yaml.safe_load(r.out)
+    assert block["indexes"] and all("comment" in e for e in block["indexes"])
+    tables = {e["table"] for e in block["indexes"]}
+    assert len({(e["table"], tuple(e["columns"])) for e in block["indexes"]}) == len(
+        block["indexes"])
+    assert tables
+    # The block pastes into a profile: it validates and plans.
+    data = yaml.safe_load(profile.read_text(encoding="utf-8"))
+    data["indexes"] = block["indexes"]
+    pasted = tmp_path / "pasted.yaml"
+    pasted.write_text(yaml.safe_dump(data), encoding="utf-8")
+    load_profile(pasted)
+    _execute(db, *(_create_sql(e) for e in block["indexes"]))
+    after = advise(load_profile(profile), str(db))
+    assert after.recommendations == []
+    assert not any(p["kind"] == "scan" for p in after.problems)
+    conn = sqlite3.connect(db)
+    for query in load_profile(profile).queries:
+        if query.name in scanned:
+            plan = [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + query.sql,
+                                                   query.params)]
+            assert any(line.startswith("SEARCH") for line in plan), (query.name, plan)
+            assert not any(line.startswith("SCAN") for line in plan), (query.name, plan)
+    conn.close()
+    assert not any("no declared query uses it" in f["reason"] for f in after.flags)
+
+
+def test_json_shape(capsys: pytest.CaptureFixture[str], tmp_path: Path, db: Path) -> None:
+    r = run(capsys, "advise", _profile(tmp_path / "p.yaml"), "--db", db, "--format", "json")
+    assert r.code == 0, r.err
+    data = json.loads(r.out)
+    assert set(data) == {"problems", "recommendations", "flags"}
+    assert {"query", "kind", "table", "rows", "plan"} <= set(data["problems"][0])
+    assert set(data["recommendations"][0]) == {"name", "table", "columns", "where", "queries",
+                                               "reason"}
+
+
+def test_text_and_help(capsys: pytest.CaptureFixture[str], tmp_path: Path, db: Path) -> None:
+    r = run(capsys, "advise", "--help")
+    assert r.code == 0 and "--scan-threshold" in r.out and "yaml" in r.out
+    r = run(capsys, "advise", _profile(tmp_path / "p.yaml"), "--db", db)
+    assert r.code == 0, r.err
+    assert "Recommended indexes:" in r.out and "serves: latest_messages" in r.out
+
+
+def test_parse_query_reads_structure_with_a_parser(db: Path) -> None:
+    conn = open_readonly(str(db))
+    state = read_state(conn)
+    conn.close()
+    shape = parse_query(
+        "SELECT e.id, e.title FROM participants p JOIN events e ON e.id = p.event_id "
+        "WHERE p.user_id = :u AND p.status IN ('a', 'b') AND e.date BETWEEN 1 AND 2 "
+        "ORDER BY e.date LIMIT 5", state)
+    p, e = shape.uses["participants"], shape.uses["events"]
+    assert [(c, n) for c, n, _ in p.eq] == [("user_id", 1), ("status", 2)]
+    assert p.joins == ["event_id"] and e.joins == ["id"]
+    assert e.ranges == [("date", 2)] and e.order == ["date"] and shape.limit == 5
+    assert shape.names["p"] == "participants"
