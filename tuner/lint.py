@@ -29,8 +29,8 @@ def lint(profile: Profile, actual: State, desired: State, steps: tuple[Step, ...
         i for k, i in actual.indexes.items()
         if k not in desired.indexes and (i.owned_by_engine or not profile.prune)]
     for index in desired.indexes.values():
-        warnings += _redundant(index, others, actual)
-        warnings += _low_cardinality(index, actual)
+        warnings += redundant(index, others, actual)
+        warnings += low_cardinality(index, actual)
     warnings += _slow_builds(profile, steps, engine)
     return warnings
 
@@ -51,7 +51,9 @@ def _describe(index: Index) -> str:
     return index.name
 
 
-def _redundant(index: Index, others: list[Index], actual: State) -> list[str]:
+def redundant(index: Index, others: list[Index], actual: State) -> list[str]:
+    """A warning when `index` duplicates, or is a prefix of, one of `others` (a UNIQUE/PK
+    autoindex included) or the table's rowid; else nothing."""
     keys = _keys(index)
     table = actual.tables.get(key(index.table))
     if (table and table.rowid_alias and len(keys) == 1 and not index.where
@@ -74,7 +76,8 @@ def _redundant(index: Index, others: list[Index], actual: State) -> list[str]:
     return []
 
 
-def _low_cardinality(index: Index, actual: State) -> list[str]:
+def low_cardinality(index: Index, actual: State) -> list[str]:
+    """A warning when `index` is a lone key on a column the statistics show has few values."""
     keys = _keys(index)
     if len(keys) != 1 or index.where or index.unique:
         return []

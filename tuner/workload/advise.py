@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tuner.engines.sqlite_inspect import inspection_sql, open_readonly, read_state
-from tuner.lint import _low_cardinality, _redundant
+from tuner.lint import low_cardinality, redundant
 from tuner.model import State, key
 from tuner.profile import Profile, Query
 from tuner.render import render
@@ -337,7 +337,7 @@ def _flags(state: State, plans: dict[str, list[PlanLine]], have_queries: bool
     for index in indexes:
         if index.owned_by_engine:
             continue
-        reasons = _redundant(index, indexes, state) + _low_cardinality(index, state)
+        reasons = redundant(index, indexes, state) + low_cardinality(index, state)
         if have_queries and not index.unique and key(index.name) not in used:
             reasons.append(f"index {index.name}: no declared query uses it "
                            "(EXPLAIN QUERY PLAN of every declared query)")
