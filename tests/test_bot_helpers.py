@@ -7,10 +7,10 @@ import threading
 from pathlib import Path
 
 import pytest
+from helpers import wal_demo_db
 
 from tuner.errors import TunerError
 from tuner.runtime.bot import BotStore
-from tuner.workload.demo import create_demo_db
 
 ROOT = Path(__file__).resolve().parent.parent
 BOT = ROOT / "profiles" / "telegram-bot.yaml"
@@ -18,10 +18,8 @@ BOT = ROOT / "profiles" / "telegram-bot.yaml"
 
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
-    path = tmp_path / "bot.db"
-    create_demo_db(path, 500)
+    path = wal_demo_db(tmp_path / "bot.db", 500)
     conn = sqlite3.connect(path)
-    conn.execute("PRAGMA journal_mode=wal")
     conn.execute("INSERT INTO events(id, title, creator_id, status) VALUES (9001, 'new', 1, "
                  "'active')")
     conn.commit()

@@ -455,7 +455,8 @@ def apply_cmd(profile: str | None, db: str, plan_path: str | None, yes: bool,
             return
         plan = parse_plan_file(render_plan_file(made))
         review = plan_text(made)
-    if not plan.steps():
+    steps = plan.steps()
+    if not steps:
         if fmt == "json":
             out(json.dumps({"status": "no_changes", "steps": []}, indent=2))
         else:
@@ -465,7 +466,7 @@ def apply_cmd(profile: str | None, db: str, plan_path: str | None, yes: bool,
         out(review)
     else:
         note(review)
-    confirm(f"Apply {len(plan.steps())} steps to {db}?", yes)
+    confirm(f"Apply {len(steps)} steps to {db}?", yes)
     options = ApplyOptions(backup_dir=Path(backup_dir) if backup_dir else None, keep=keep,
                            no_backup=no_backup, busy_timeout_ms=busy_timeout, verify=verify)
     result = apply_plan_file(plan, db, options, progress_printer())

@@ -178,13 +178,14 @@ def build_plan(changes: list[Change], actual: State, desired: State, profile: Pr
         change = by_setting.pop(spec.object, None) if spec.kind == "set_pragma" else None
         add(2, spec, change)
     if profile.analyze and specs:
+        changed = set(touched_tables)        # tables whose indexes this plan changes
         for index in desired.indexes.values():
             if key(index.table) not in actual.analyzed:
                 touched_tables.setdefault(key(index.table), index.table)
         for k in sorted(touched_tables):
             add(3, StepSpec("analyze", touched_tables[k], (engine.analyze_sql(touched_tables[k]),),
                             "refresh planner statistics after index changes"
-                            if k in _changed_tables(changes) else
+                            if k in changed else
                             "the table has managed indexes and no statistics", False))
     if all(spec.kind in MAINTENANCE for _, spec, _, _ in specs):
         specs = []
@@ -220,10 +221,6 @@ def build_plan(changes: list[Change], actual: State, desired: State, profile: Pr
                            for v in desired.views.values()},
                  "prune": profile.prune},
     )
-
-
-def _changed_tables(changes: list[Change]) -> set[str]:
-    return {key(c.desired.table) for c in changes if isinstance(c, (CreateIndex, ReplaceIndex))}
 
 
 def _view_drop_spec(c: DropView | ReplaceView, actual: State, engine: Engine) -> StepSpec:
