@@ -35,10 +35,10 @@ import tuner.backup
 from tuner import load_profile, make_plan, render_plan_file
 from tuner.apply import ApplyOptions, Event, apply_plan_file
 from tuner.backup import tag_for, take_backup
+from tuner.engines.sqlite_inspect import COMPANIONS
 from tuner.planfile import PlanFile, parse_plan_file
 from tuner.resources import bundled_profile
 
-COMPANIONS = ("-wal", "-shm", "-journal")
 PAGES_PER_STEP = 1024
 
 

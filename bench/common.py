@@ -19,6 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tuner.engines.sqlite_inspect import COMPANIONS  # noqa: E402
 from tuner.workload.demo import create_demo_db  # noqa: E402
 
 DOC = ROOT / "docs" / "BENCHMARKS.md"
@@ -40,7 +41,7 @@ def demo_db(participants: int, seed: int = 42) -> Path:
 def fresh_copy(source: Path, name: str) -> Path:
     """A working copy of `source` in the cache (companions removed first)."""
     target = CACHE / name
-    for suffix in ("", "-wal", "-shm", "-journal"):
+    for suffix in ("", *COMPANIONS):
         Path(str(target) + suffix).unlink(missing_ok=True)
     shutil.copyfile(source, target)
     return target

@@ -23,14 +23,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from tuner.engines.sqlite_inspect import open_readonly
+from tuner.engines.sqlite_inspect import COMPANIONS, open_readonly
 from tuner.errors import BackupError, TunerError
 from tuner.render import render
 
 DEFAULT_DIR = ".tuner-backups"
 CHUNK = 16 * 1024 * 1024
 _TAIL = re.compile(r"\d{8}T\d{12}Z-[0-9a-f]{8}\.db")
-COMPANIONS = ("-wal", "-shm", "-journal")
 _CHECKS = {"quick": "quick_check", "full": "integrity_check"}
 
 Progress = Callable[[int, int], None]

@@ -22,6 +22,7 @@ import yaml
 from tuner import __version__
 from tuner.api import engine_for, make_plan
 from tuner.apply import ApplyOptions, Event, apply_plan_file
+from tuner.engines.sqlite_inspect import COMPANIONS
 from tuner.errors import DatabaseError, TunerError
 from tuner.planfile import parse_plan_file, render_plan_file
 from tuner.profile import load_profile, schema
@@ -165,7 +166,7 @@ def plan_cmd(profile: str, db: str, out_file: str | None, fmt: str,
 
 def _refuse_overwriting_db(out_file: str | None, db: str, option: str) -> None:
     if out_file and Path(out_file).resolve() in {
-            Path(db + suffix).resolve() for suffix in ("", "-wal", "-shm", "-journal")}:
+            Path(db + suffix).resolve() for suffix in ("", *COMPANIONS)}:
         raise TunerError(f"{out_file}: {option} would overwrite the database {db}; "
                          "write to another file")
 
@@ -230,7 +231,7 @@ def demo_cmd(workdir: str, participants: int, seed: int) -> None:
         _build_demo(str(partial), participants, seed, force=True)
         os.replace(partial, pristine)
     work = folder / "demo.db"
-    for suffix in ("", "-wal", "-shm", "-journal"):
+    for suffix in ("", *COMPANIONS):
         Path(str(work) + suffix).unlink(missing_ok=True)
     shutil.copyfile(pristine, work)
     profile_path = bundled_profile()

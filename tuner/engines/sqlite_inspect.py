@@ -33,6 +33,8 @@ from tuner.sqltext import (
 
 #: tuner's own bookkeeping tables: never inspected, planned or pruned.
 OWN_TABLES = ("tuner_history",)
+#: The files SQLite keeps beside a database (https://www.sqlite.org/tempfiles.html).
+COMPANIONS = ("-wal", "-shm", "-journal")
 PERSISTENT_PRAGMAS = ("journal_mode", "page_size", "auto_vacuum", "user_version",
                       "application_id")
 

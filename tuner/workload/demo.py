@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import accumulate, islice, repeat
 
+from tuner.engines.sqlite_inspect import COMPANIONS
 from tuner.errors import DatabaseError, TunerError
 
 EPOCH = 1_700_000_000  # fixed "now" so that output never depends on the clock
@@ -25,7 +26,6 @@ DAY = 86_400
 YEAR = 365 * DAY
 MAX_EVENT = 100_000
 CHUNK = 100_000
-COMPANIONS = ("-wal", "-shm", "-journal")
 
 SCHEMA = """
 CREATE TABLE users(id INTEGER PRIMARY KEY, username TEXT UNIQUE, chat_id INTEGER UNIQUE,
