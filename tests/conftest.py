@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -36,3 +39,54 @@ def write_lock() -> Iterator[Callable[[Path], None]]:
         assert proc.stdin is not None
         proc.stdin.close()
         proc.wait(timeout=30)
+
+
+# --- PostgreSQL -----------------------------------------------------------------------------
+# The PostgreSQL tests run against a real server: TUNER_TEST_PG_URL, or by default the local
+# one (127.0.0.1:5432, trust auth, user postgres, database test). Each test gets a scratch
+# database of its own, dropped afterwards. Where no server answers the tests skip, saying how
+# to start one; .ci/run sets TUNER_REQUIRE_POSTGRES=1, which turns that skip into a failure.
+
+PG_ADMIN_URL = os.environ.get("TUNER_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+PG_HINT = ("no PostgreSQL server at {url} ({why}); start one with `pg_ctlcluster "
+           "--skip-systemctl-redirect $(ls /etc/postgresql) main start`, or point "
+           "TUNER_TEST_PG_URL at a server where the user may CREATE DATABASE")
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> str:
+    """A URL to a reachable PostgreSQL server's maintenance database, or skip (fail in CI)."""
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+    except Exception as exc:  # noqa: BLE001 - any failure means "no usable server"
+        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        message = PG_HINT.format(url=PG_ADMIN_URL, why=why)
+        if os.environ.get("TUNER_REQUIRE_POSTGRES") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    return PG_ADMIN_URL
+
+
+@pytest.fixture
+def pg_url(pg_admin_url: str) -> Iterator[str]:
+    """A fresh, empty scratch database for one test; dropped (with its sessions) afterwards."""
+    import psycopg
+    from psycopg import sql
+
+    name = f"tuner_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield _with_database(pg_admin_url, name)
+    finally:
+        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+                         .format(sql.Identifier(name)))
