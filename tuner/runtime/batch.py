@@ -127,7 +127,21 @@ class BatchWriter:
         sql = self._sql.get(("insert", table, *row))  # the hot path: one dict lookup per row
         if sql is None:
             sql = self._prepare(("insert", table, *row), "insert", table, tuple(row))
-        return Ticket(self, self._enqueue(sql, tuple(row.values())))
+        params = tuple(row.values())
+        # Fast path, the common case under load: the row joins the queue's tail run and no
+        # one needs waking or waiting for; anything else takes the general _enqueue.
+        lock = self._lock
+        lock.acquire()
+        tail, rows = self._tail, self._rows
+        if (tail is not None and tail.sql is sql and 0 < rows < self.queue_size
+                and not self._refusing and (not self._idle or rows + 1 < self._wake_at)):
+            self._seq = seq = self._seq + 1
+            tail.rows.append(params)
+            self._rows = rows + 1
+            lock.release()
+            return Ticket(self, seq)
+        lock.release()
+        return Ticket(self, self._enqueue(sql, params))
 
     def insert_many(self, table: str, rows: Iterable[Any],
                     columns: Sequence[str] | None = None) -> ManyTicket:
