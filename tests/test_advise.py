@@ -149,7 +149,7 @@ def test_json_shape(capsys: pytest.CaptureFixture[str], tmp_path: Path, db: Path
     assert set(data) == {"problems", "recommendations", "flags"}
     assert {"query", "kind", "table", "rows", "plan"} <= set(data["problems"][0])
     assert set(data["recommendations"][0]) == {"name", "table", "columns", "where", "queries",
-                                               "reason"}
+                                               "reason", "declared"}
 
 
 def test_text_and_help(capsys: pytest.CaptureFixture[str], tmp_path: Path, db: Path) -> None:

@@ -15,6 +15,9 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
+import sqlglot
+from sqlglot import exp
+
 from tuner.engines.sqlite_inspect import inspection_sql, open_readonly, read_state
 from tuner.lint import low_cardinality, redundant
 from tuner.model import State, key
@@ -141,18 +144,25 @@ class Recommendation:
     queries: list[str]
     reason: str
 
+    declared: str | None = None        # the profile already declares it under this name
+
     def as_profile(self) -> dict[str, Any]:
-        """The entry for a profile's `indexes:` list."""
+        """The entry for a profile's `indexes:` list (the reason goes in `notes`)."""
         entry: dict[str, Any] = {"name": self.name, "table": self.table,
                                  "columns": list(self.columns)}
         if self.where:
             entry["where"] = self.where
-        entry["comment"] = f"{self.reason} (serves {', '.join(self.queries)})"
+        entry["comment"] = f"serves {', '.join(self.queries)} (tuner advise)"
         return entry
+
+    def notes(self) -> list[str]:
+        """The YAML comment lines that go above the entry: why, in numbers and plans."""
+        return [f"tuner advise: {self.reason}"]
 
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "table": self.table, "columns": list(self.columns),
-                "where": self.where, "queries": self.queries, "reason": self.reason}
+                "where": self.where, "queries": self.queries, "reason": self.reason,
+                "declared": self.declared}
 
 
 @dataclass
@@ -168,8 +178,9 @@ class Advice:
                 "recommendations": [r.as_dict() for r in self.recommendations],
                 "flags": self.flags}
 
-    def as_profile(self) -> dict[str, Any]:
-        return {"indexes": [r.as_profile() for r in self.recommendations]}
+    def to_write(self) -> list[Recommendation]:
+        """The recommendations a profile does not declare yet (what `--write` adds)."""
+        return [r for r in self.recommendations if not r.declared]
 
 
 @dataclass
@@ -199,6 +210,7 @@ def advise(profile: Profile, db: str, threshold: int = SCAN_THRESHOLD) -> Advice
                 advice.problems.append(problem)
         verdicts = _evaluate(live, state, profile, shapes, plans, bad)
         advice.recommendations = _choose(verdicts, state, bad)
+        _mark_declared(advice.recommendations, profile)
         advice.flags = _flags(state, plans, bool(profile.queries))
         return advice
     finally:
@@ -248,7 +260,7 @@ def _evaluate(live: sqlite3.Connection, state: State, profile: Profile,
     scratch = Scratch(live, state)
     verdicts = []
     try:
-        taken = {key(n) for n in state.indexes}
+        taken = {key(n) for n in state.indexes} | {key(i.name) for i in profile.indexes}
         for cand in pool:
             name = cand.default_name()
             while key(name) in taken:
@@ -327,6 +339,30 @@ def _choose(verdicts: list[_Verdict], state: State,
         recs.append(Recommendation(v.name, v.cand.table, v.cand.columns,
                                    v.cand.where.sql if v.cand.where else None, served, reason))
     return recs
+
+
+def _mark_declared(recs: list[Recommendation], profile: Profile) -> None:
+    """Mark the recommendations the profile already declares (same table, key columns and
+    partial WHERE) but the database does not have yet: `tuner apply` builds them."""
+    declared = {(key(i.table), tuple(key(c.column or "") for c in i.columns),
+                 _where_key(i.where)): i.name for i in profile.indexes}
+    for rec in recs:
+        rec.declared = declared.get((key(rec.table), tuple(map(key, rec.columns)),
+                                     _where_key(rec.where)))
+
+
+def _where_key(where: str | None) -> str | None:
+    """A partial WHERE compared by structure: identifiers unquoted and case-folded."""
+    if where is None:
+        return None
+    try:
+        tree = sqlglot.parse_one(where, read="sqlite")
+    except sqlglot.errors.ParseError:
+        return where
+    for ident in tree.find_all(exp.Identifier):
+        ident.set("this", key(ident.name))
+        ident.set("quoted", False)
+    return tree.sql(dialect="sqlite")
 
 
 def _flags(state: State, plans: dict[str, list[PlanLine]], have_queries: bool
