@@ -181,6 +181,7 @@ class Candidate:
     table: str
     columns: tuple[str, ...]
     where: Where | None = None
+    covering: int = 0           # trailing columns there only so the query skips the table
 
     @property
     def ident(self) -> tuple:
@@ -195,9 +196,9 @@ class Candidate:
 
 def candidates(use: TableUse, shape: Shape, state: State) -> list[Candidate]:
     """Candidate indexes for one table a query reads: equality columns, then a range or the
-    ORDER BY / GROUP BY columns, then (without LIMIT) a few covering columns; as the inner table
-    of a join too; and a partial variant when a column is compared with a literal while the
-    other predicates take parameters."""
+    ORDER BY / GROUP BY columns, and (without LIMIT) a variant with a few covering columns; as
+    the inner table of a join too; and a partial variant when a column is compared with a
+    literal while the other predicates take parameters."""
     table = state.tables[key(use.table)]
     if table.without_rowid:
         return []                   # the sample reads rowids; a first cut skips these tables
@@ -217,11 +218,13 @@ def candidates(use: TableUse, shape: Shape, state: State) -> list[Candidate]:
             keys = list(dict.fromkeys(eq))
             tail = ([use.ranges[0][0]] if use.ranges else use.order or use.group or [])
             keys += [c for c in tail if c not in keys]
-            if not keys or key(keys[0]) == rowid or key(keys[0]) == "rowid":
+            if not keys or key(keys[0]) in (rowid, "rowid"):
                 continue
+            # Every index entry ends with the rowid: a rowid key column adds nothing.
+            keys = [c for c in keys if key(c) not in (rowid, "rowid")]
             extra = sorted(c for c in use.used if c not in keys and key(c) != rowid
                            and (not where or c != where.column))
-            if shape.limit is None and not use.star and 0 < len(extra) <= MAX_COVERING:
-                keys += extra
             out.append(Candidate(table.name, tuple(keys), where))
+            if shape.limit is None and not use.star and 0 < len(extra) <= MAX_COVERING:
+                out.append(Candidate(table.name, tuple(keys + extra), where, len(extra)))
     return list(dict.fromkeys(out))
