@@ -249,6 +249,8 @@ def advise_text(advice: Any, db: str) -> str:
                              "tuner apply builds it")
     else:
         lines.append("No index to recommend.")
+    for n in advice.notes:
+        lines.append(f"  {n['query']}: {n['note']}")
     if advice.flags:
         lines.append("Existing indexes that earn nothing:")
         lines += [f"  {f['reason']}" for f in advice.flags]

@@ -76,11 +76,12 @@ class Advice:
     problems: list[dict[str, Any]] = field(default_factory=list)
     recommendations: list[Recommendation] = field(default_factory=list)
     flags: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[dict[str, Any]] = field(default_factory=list)   # queries not analysed, why
 
     def as_dict(self) -> dict[str, Any]:
         return {"problems": self.problems,
                 "recommendations": [r.as_dict() for r in self.recommendations],
-                "flags": self.flags}
+                "flags": self.flags, "notes": self.notes}
 
     def to_write(self) -> list[Recommendation]:
         """The recommendations a profile does not declare yet (what `--write` adds)."""
@@ -127,6 +128,8 @@ def advise(profile: Profile, db: str, threshold: int = SCAN_THRESHOLD) -> Advice
         advice = Advice()
         bad = work.problems(plans)
         advice.problems = [p for ps in bad.values() for p in ps]
+        advice.notes = [{"query": q, "note": shape.note} for q, shape in work.shapes.items()
+                        if shape.note and q in bad]
         taken = {key(n) for n in state.indexes} | {key(i.name) for i in profile.indexes}
         chosen = _search(live, work, plans, bad, taken)
         advice.recommendations = _recommend(chosen, state)
@@ -141,7 +144,7 @@ def _problems(query: Query, lines: list[PlanLine], shape: Shape, state: State,
               threshold: int) -> list[dict[str, Any]]:
     found = []
     for line in lines:
-        if line.kind == "scan" and line.table:
+        if line.kind == "scan" and line.table and key(line.table) not in shape.derived:
             table = state.tables.get(shape.names.get(key(line.table), key(line.table)))
             rows = table.rows if table else None
             if rows is None or rows >= threshold:
@@ -173,8 +176,9 @@ def _search(live: sqlite3.Connection, work: _Workload, plans: dict[str, list[Pla
     pool: list[Candidate] = []
     for qname in bad:
         shape = work.shapes[qname]
-        for use in shape.uses.values():
-            pool += candidates(use, shape, state)
+        for core in shape.parts():
+            for use in core.uses.values():
+                pool += candidates(use, core, state)
     existing = {(key(i.table), tuple(key(c.column or "") for c in i.columns))
                 for i in state.indexes.values() if not i.where}
     pool = [c for c in dict.fromkeys(pool)
@@ -242,7 +246,12 @@ def _try(scratch: Scratch, work: _Workload, cand: Candidate, name: str, stat: li
             visited = rows_visited(line, stat, use, shape, sorted_by_index=not now_temp)
             if nrow and nrow / visited < MIN_GAIN:
                 continue
-            served[qname] = (visited, problems[0]["plan"], line.detail)
+            before = next((p["plan"] for p in problems if p["kind"] == "scan"
+                           and key(p["table"] or "") == key(cand.table)), None)
+            if before is None:
+                before = next((p["plan"] for p in problems if p["kind"] == "temp_btree"),
+                              problems[0]["plan"])
+            served[qname] = (visited, before, line.detail)
     finally:
         scratch.remove(name)
     return _Verdict(cand, name, served, stat) if served else None
@@ -292,7 +301,8 @@ def _recommend(chosen: list[_Verdict], state: State) -> list[Recommendation]:
         nrow = state.tables[key(v.cand.table)].rows or 0
         worst = max(v.served[q][0] for q in served)
         fixes = "; ".join(f"{q}: {v.served[q][1]} -> {v.served[q][2]}" for q in served)
-        reason = f"about {worst:,.0f} rows visited instead of ~{nrow:,} ({fixes})"
+        rows = "row" if round(worst) == 1 else "rows"
+        reason = f"about {worst:,.0f} {rows} visited instead of ~{nrow:,} ({fixes})"
         recs.append(Recommendation(v.name, v.cand.table, v.cand.columns,
                                    v.cand.where.sql if v.cand.where else None, served, reason))
     return recs
