@@ -14,10 +14,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import run
+from helpers import run, sha
 
 from tuner import load_profile
+from tuner.engines.sqlite_inspect import open_readonly, read_state
+from tuner.workload import advise_eval
 from tuner.workload.advise import _where_key, advise
+from tuner.workload.advise_eval import Samples, sample_stat
+from tuner.workload.shape import Candidate, Where
 
 CASES_DIR = Path(__file__).resolve().parent / "advise_cases"
 CASES = sorted(p for p in CASES_DIR.iterdir() if p.is_dir())
@@ -73,3 +77,30 @@ def test_advise_case(capsys: pytest.CaptureFixture[str], tmp_path: Path, base: b
     assert after.recommendations == []
     scans = sorted({p["query"] for p in after.problems if p["kind"] == "scan"})
     assert scans == sorted(expected.get("scans_after") or [])
+
+
+def test_candidates_on_one_table_share_one_sample(tmp_path: Path, base: bytes,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A large table is sampled once per advise run; every candidate's statistics come from
+    that sample (the same rows: the same estimate for the same leading column)."""
+    db = tmp_path / "case.db"
+    db.write_bytes(base)
+    digest = sha(db)
+    monkeypatch.setattr(advise_eval, "SAMPLE_ROWS", 30_000)
+    live = open_readonly(str(db))
+    try:
+        state = read_state(live)
+        samples = Samples(live)
+        one = sample_stat(live, state, Candidate("orders", ("customer_id",)), samples)
+        two = sample_stat(live, state, Candidate("orders", ("customer_id", "created")), samples)
+        part = sample_stat(live, state, Candidate("orders", ("customer_id",),
+                                                  Where("status", "open")), samples)
+        small = sample_stat(live, state, Candidate("customers", ("email",)), samples)
+        assert samples.drawn == {"orders": 1}          # customers (20,000 rows) read whole
+        assert live.execute("SELECT COUNT(*) FROM temp.tuner_sample_0").fetchone()[0] == 30_000
+    finally:
+        live.close()
+    assert one[:2] == two[:2] and one[0] == 60_000
+    assert 15_000 <= part[0] <= 25_000                 # a third of the rows are 'open'
+    assert small == [20_000, 1]
+    assert sha(db) == digest                           # the sample lives in TEMP only
