@@ -158,6 +158,7 @@ def test_json_shape(capsys: pytest.CaptureFixture[str], tmp_path: Path, db: Path
 def test_text_and_help(capsys: pytest.CaptureFixture[str], tmp_path: Path, db: Path) -> None:
     r = run(capsys, "advise", "--help")
     assert r.code == 0 and "--scan-threshold" in r.out and "yaml" in r.out
+    assert "--write" in r.out and "version" in r.out
     r = run(capsys, "advise", _profile(tmp_path / "p.yaml"), "--db", db)
     assert r.code == 0, r.err
     assert "Recommended indexes:" in r.out and "serves: latest_messages" in r.out
