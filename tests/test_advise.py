@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import quote, run, sha
+from helpers import run, sha
 
 from tuner import load_profile
 from tuner.engines.sqlite_inspect import open_readonly, read_state
+from tuner.model import State
 from tuner.workload.advise import advise, parse_query
 from tuner.workload.demo import create_demo_db
 
@@ -56,10 +57,12 @@ def _execute(db: Path, *statements: str) -> None:
     conn.close()
 
 
-def _create_sql(entry: dict) -> str:
-    cols = ", ".join(quote(c) for c in entry["columns"])
-    where = f" WHERE {entry['where']}" if entry.get("where") else ""
-    return f"CREATE INDEX {quote(entry['name'])} ON {quote(entry['table'])} ({cols}){where}"
+def _state(db: Path) -> State:
+    conn = open_readonly(str(db))
+    try:
+        return read_state(conn)
+    finally:
+        conn.close()
 
 
 def test_equality_query_gets_a_composite_leading_with_event_id(tmp_path: Path, db: Path) -> None:
@@ -165,9 +168,7 @@ def test_text_and_help(capsys: pytest.CaptureFixture[str], tmp_path: Path, db: P
 
 
 def test_parse_query_reads_structure_with_a_parser(db: Path) -> None:
-    conn = open_readonly(str(db))
-    state = read_state(conn)
-    conn.close()
+    state = _state(db)
     shape = parse_query(
         "SELECT e.id, e.title FROM participants p JOIN events e ON e.id = p.event_id "
         "WHERE p.user_id = :u AND p.status IN ('a', 'b') AND e.date BETWEEN 1 AND 2 "
@@ -180,9 +181,7 @@ def test_parse_query_reads_structure_with_a_parser(db: Path) -> None:
 
 
 def test_parse_query_reads_each_select_core(db: Path) -> None:
-    conn = open_readonly(str(db))
-    state = read_state(conn)
-    conn.close()
+    state = _state(db)
     shape = parse_query(
         "WITH mine AS (SELECT event_id FROM participants WHERE user_id = :u) "
         "SELECT e.title, (SELECT COUNT(*) FROM messages m WHERE m.event_id = e.id) AS n "
@@ -199,9 +198,7 @@ def test_parse_query_reads_each_select_core(db: Path) -> None:
 
 
 def test_parse_query_notes_what_it_cannot_read(db: Path) -> None:
-    conn = open_readonly(str(db))
-    state = read_state(conn)
-    conn.close()
+    state = _state(db)
     shape = parse_query("SELECT id FROM users WHERE username LIKE :u ESCAPE", state)
     assert shape.uses == {} and shape.note and shape.note.startswith("not analysed")
     shape = parse_query("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) "
