@@ -202,3 +202,20 @@ def test_write_keeps_crlf_line_ends(tmp_path: Path) -> None:
     assert b"\n" not in data.replace(b"\r\n", b"")
     assert b"  # why it helps\r\n  - name: orders_c\r\n" in data
     assert [i.name for i in load_profile(profile).indexes] == ["orders_total", "orders_c"]
+
+
+def test_write_through_a_symlink_edits_the_file_it_points_to(tmp_path: Path) -> None:
+    real = write(tmp_path / "real.yaml", HEAD + QUERIES)
+    link = tmp_path / "link.yaml"
+    link.symlink_to(real)
+    entry = {"name": "orders_c", "table": "orders", "columns": ["customer_id"]}
+    write_advice(str(link), real.read_bytes(), [entry], [["why"]])
+    assert link.is_symlink()
+    assert [i.name for i in load_profile(real).indexes] == ["orders_c"]
+
+
+def test_write_with_nothing_to_add_does_not_read_the_version(tmp_path: Path) -> None:
+    write(tmp_path / "base.yaml", HEAD + QUERIES)
+    child = write(tmp_path / "c.yaml", "extends: base.yaml\nprofile: c\nengine: sqlite\n")
+    done = write_advice(str(child), child.read_bytes(), [], [])
+    assert done.added == [] and done.old_version is None

@@ -42,12 +42,13 @@ class WriteRefused(ProfileError):
 
 @dataclass
 class Written:
-    """What `--write` did: the indexes added (none: the file is byte-identical)."""
+    """What `--write` did: the indexes added (none: the file is byte-identical, and the
+    versions are None)."""
 
     path: str
     added: list[str]
-    old_version: int
-    new_version: int
+    old_version: int | None
+    new_version: int | None
 
 
 def write_advice(path: str, original: bytes, entries: list[dict[str, Any]],
@@ -62,17 +63,18 @@ def write_advice(path: str, original: bytes, entries: list[dict[str, Any]],
         raise WriteRefused(path, f"cannot read the file: {exc.strerror or exc}") from None
     if current != original:
         raise WriteRefused(path, "the file changed while advising; run tuner advise again")
+    if not entries:
+        return Written(path, [], None, None)
     try:
         text = original.decode("utf-8")
     except UnicodeDecodeError:
         raise WriteRefused(path, "the file is not UTF-8") from None
     root = yaml.compose(text, Loader=yaml.SafeLoader)
     old_version = _version(path, root)
-    if not entries:
-        return Written(path, [], old_version, old_version)
     edited = _edit(path, text, root, entries, notes, old_version + 1)
     _check(path, text, edited, entries, old_version + 1)
-    _replace(target, edited)
+    # Through a symlink, the file it points to is replaced, not the link.
+    _replace(target.resolve(), edited)
     return Written(path, [e["name"] for e in entries], old_version, old_version + 1)
 
 

@@ -16,6 +16,8 @@ from tuner.render import render
 
 #: At most this many extra columns are appended to make a candidate covering.
 MAX_COVERING = 2
+#: Advised index names are cut to this length (the `_x` suffixes that keep them unique fit).
+NAME_MAX = 100
 
 # -- query structure ---------------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -242,10 +244,14 @@ class Candidate:
         return (key(self.table), tuple(map(key, self.columns)), self.where)
 
     def default_name(self) -> str:
+        """`table_col1_col2[_wherecol_value]`: lower case, letters, digits and `_` only, at
+        most NAME_MAX characters (a profile name is at most 128)."""
         parts = [self.table, *self.columns]
         if self.where:
             parts += [self.where.column, str(self.where.value)]
-        return "_".join(parts).lower().replace(" ", "_")
+        name = "".join(ch if ch.isascii() and ch.isalnum() else "_"
+                       for ch in "_".join(parts).lower())
+        return "_".join(p for p in name.split("_") if p)[:NAME_MAX] or "advised_index"
 
 
 def candidates(use: TableUse, shape: Shape, state: State) -> list[Candidate]:
