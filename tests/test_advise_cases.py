@@ -19,7 +19,7 @@ from helpers import run, sha
 from tuner import load_profile
 from tuner.engines.sqlite_inspect import open_readonly, read_state
 from tuner.workload import advise_eval
-from tuner.workload.advise import _where_key, advise
+from tuner.workload.advise import advise, where_key
 from tuner.workload.advise_eval import Samples, sample_stat
 from tuner.workload.shape import Candidate, Where
 
@@ -37,7 +37,7 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> bytes:
 
 
 def _recs(advice) -> list[tuple]:
-    return sorted((r.table, tuple(r.columns), _where_key(r.where), tuple(r.queries))
+    return sorted((r.table, tuple(r.columns), where_key(r.where), tuple(r.queries))
                   for r in advice.recommendations)
 
 
@@ -54,7 +54,7 @@ def test_advise_case(capsys: pytest.CaptureFixture[str], tmp_path: Path, base: b
     expected = yaml.safe_load((case / "expected.yaml").read_text(encoding="utf-8"))
 
     advice = advise(load_profile(profile), str(db))
-    want = sorted((e["table"], tuple(e["columns"]), _where_key(e.get("where")),
+    want = sorted((e["table"], tuple(e["columns"]), where_key(e.get("where")),
                    tuple(e["queries"])) for e in expected["recommend"])
     assert _recs(advice) == want
     flagged = {f["index"]: [] for f in advice.flags}

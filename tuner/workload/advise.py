@@ -2,11 +2,13 @@
 
 This module owns the advice: it finds the declared queries whose plan scans a large table or
 sorts in a temp B-tree (EXPLAIN under the read-only guard), derives candidate indexes from each
-query's structure (parsed with sqlglot, never with regular expressions), and evaluates every
-candidate without building it over the data: in a schema-only in-memory copy of the database
-that carries the live `sqlite_stat1` rows plus a synthesized row for the candidate (from a
-sample of the table), the query is EXPLAINed again. A candidate is kept only when it changes
-the plan and cuts the estimated rows visited by MIN_GAIN or more. It returns data; the CLI prints.
+SELECT core of each query (parsed with sqlglot in tuner.workload.shape, never with regular
+expressions), and evaluates every candidate without building it over the data, in the
+schema-only scratch database of tuner.workload.advise_eval: the query is EXPLAINed again with
+the candidate and its sampled statistics in place. A candidate is kept only when it changes the
+plan and cuts the estimated rows visited by MIN_GAIN or more. Evaluation runs in rounds, each
+with the indexes chosen so far in place, so a join gets an index on each side. It returns
+data; the CLI prints, tuner.workload.advise_write edits the profile.
 """
 
 from __future__ import annotations
@@ -312,14 +314,15 @@ def _mark_declared(recs: list[Recommendation], profile: Profile) -> None:
     """Mark the recommendations the profile already declares (same table, key columns and
     partial WHERE) but the database does not have yet: `tuner apply` builds them."""
     declared = {(key(i.table), tuple(key(c.column or "") for c in i.columns),
-                 _where_key(i.where)): i.name for i in profile.indexes}
+                 where_key(i.where)): i.name for i in profile.indexes}
     for rec in recs:
         rec.declared = declared.get((key(rec.table), tuple(map(key, rec.columns)),
-                                     _where_key(rec.where)))
+                                     where_key(rec.where)))
 
 
-def _where_key(where: str | None) -> str | None:
-    """A partial WHERE compared by structure: identifiers unquoted and case-folded."""
+def where_key(where: str | None) -> str | None:
+    """A partial index's WHERE as a comparable key: parsed, identifiers unquoted and
+    case-folded, printed again (`"Status" = 'a'` and `status='a'` give the same key)."""
     if where is None:
         return None
     try:
