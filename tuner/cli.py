@@ -28,6 +28,7 @@ from tuner.planfile import parse_plan_file, render_plan_file
 from tuner.profile import load_profile, schema
 from tuner.report import (
     advise_text,
+    advise_written_text,
     apply_summary,
     bench_text,
     check_text,
@@ -336,29 +337,41 @@ def check_cmd(profile: str, db: str, scan_threshold: int, fmt: str) -> None:
 @db_option
 @scan_threshold_option
 @format_option("text", "yaml", "json", default="text")
-def advise_cmd(profile: str, db: str, scan_threshold: int, fmt: str) -> None:
+@click.option("--write", is_flag=True,
+              help="Add the recommended indexes to PROFILE's `indexes:` list, each with its "
+                   "reason as a YAML comment, and bump `version` by one. The rest of the file "
+                   "(comments, layout) is kept byte for byte; flagged indexes are only "
+                   "reported, never removed.")
+def advise_cmd(profile: str, db: str, scan_threshold: int, fmt: str, write: bool) -> None:
     """Recommend indexes for PROFILE's declared queries, and flag indexes that earn nothing.
 
-    Read-only: each query is EXPLAINed under the read-only guard; candidates are tried in an
-    in-memory copy of the schema with statistics sampled from the data, never built over it.
-    --format yaml prints an `indexes:` block to paste into the profile."""
+    Read-only on the database: each query is EXPLAINed under the read-only guard; candidates
+    are tried in an in-memory copy of the schema with statistics sampled from the data, never
+    built over it. --format yaml prints an `indexes:` block to paste into the profile;
+    --write adds it to PROFILE instead (then `tuner plan` / `tuner apply` build it)."""
     from tuner.workload.advise import advise
+    from tuner.workload.advise_write import indexes_block, write_advice
 
+    try:
+        original = Path(profile).read_bytes()       # before loading: --write refuses if it changes
+    except OSError:
+        original = b""                              # load_profile names the problem
     loaded = load_profile(profile)
     if not loaded.queries:
         raise TunerError(f"{profile}: profile {loaded.name} declares no queries to advise on")
     advice = advise(loaded, db, scan_threshold)
+    recs = advice.to_write()
     if fmt == "json":
         out(json.dumps(advice.as_dict(), indent=2))
     elif fmt == "yaml":
         out(f"# Advised from {db} by tuner {__version__}.")
-        if advice.recommendations:
-            out(yaml.safe_dump(advice.as_profile(), sort_keys=False, allow_unicode=True,
-                               width=100), nl=False)
-        else:
-            out("indexes: []")
+        out(indexes_block([r.as_profile() for r in recs], [r.notes() for r in recs]))
     else:
         out(advise_text(advice, db))
+    if write:
+        written = write_advice(profile, original, [r.as_profile() for r in recs],
+                               [r.notes() for r in recs])
+        note(advise_written_text(written, advice))
 
 
 # -- apply, history, restore ------------------------------------------------------------------

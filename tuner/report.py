@@ -244,9 +244,32 @@ def advise_text(advice: Any, db: str) -> str:
             lines.append(f"  {r.name} ON {r.table}({', '.join(r.columns)}){where}")
             lines.append(f"    serves: {', '.join(r.queries)}")
             lines.append(f"    why: {r.reason}")
+            if r.declared:
+                lines.append(f"    already declared in the profile as {r.declared}: "
+                             "tuner apply builds it")
     else:
         lines.append("No index to recommend.")
+    for n in advice.notes:
+        lines.append(f"  {n['query']}: {n['note']}")
     if advice.flags:
         lines.append("Existing indexes that earn nothing:")
         lines += [f"  {f['reason']}" for f in advice.flags]
+    return "\n".join(lines)
+
+
+def advise_written_text(written: Any, advice: Any) -> str:
+    """What `tuner advise --write` did to the profile file."""
+    declared = [r.declared for r in advice.recommendations if r.declared]
+    lines = []
+    if written.added:
+        lines.append(f"Wrote {len(written.added)} index{'es' if len(written.added) > 1 else ''}"
+                     f" to {written.path} ({', '.join(written.added)}); version "
+                     f"{written.old_version} -> {written.new_version}. Review it, then run "
+                     "tuner plan.")
+    else:
+        lines.append(f"Nothing to add: {written.path} left unchanged.")
+    if declared:
+        lines.append(f"Already declared, not yet applied: {', '.join(declared)}.")
+    if advice.flags:
+        lines.append("Flagged indexes are reported only; --write never removes an index.")
     return "\n".join(lines)

@@ -2,11 +2,13 @@
 
 This module owns the advice: it finds the declared queries whose plan scans a large table or
 sorts in a temp B-tree (EXPLAIN under the read-only guard), derives candidate indexes from each
-query's structure (parsed with sqlglot, never with regular expressions), and evaluates every
-candidate without building it over the data: in a schema-only in-memory copy of the database
-that carries the live `sqlite_stat1` rows plus a synthesized row for the candidate (from a
-sample of the table), the query is EXPLAINed again. A candidate is kept only when it changes
-the plan and cuts the estimated rows visited by MIN_GAIN or more. It returns data; the CLI prints.
+SELECT core of each query (parsed with sqlglot in tuner.workload.shape, never with regular
+expressions), and evaluates every candidate without building it over the data, in the
+schema-only scratch database of tuner.workload.advise_eval: the query is EXPLAINed again with
+the candidate and its sampled statistics in place. A candidate is kept only when it changes the
+plan and cuts the estimated rows visited by MIN_GAIN or more. Evaluation runs in rounds, each
+with the indexes chosen so far in place, so a join gets an index on each side. It returns
+data; the CLI prints, tuner.workload.advise_write edits the profile.
 """
 
 from __future__ import annotations
@@ -15,118 +17,25 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
-from tuner.engines.sqlite_inspect import inspection_sql, open_readonly, read_state
+import sqlglot
+from sqlglot import exp
+
+from tuner.engines.sqlite_inspect import open_readonly, read_state
 from tuner.lint import low_cardinality, redundant
 from tuner.model import State, key
 from tuner.profile import Profile, Query
-from tuner.render import render
-from tuner.workload.bench import PlanLine, classify, explain, open_guarded
+from tuner.workload.advise_eval import Samples, Scratch, rows_visited, sample_stat
+from tuner.workload.bench import PlanLine, explain, open_guarded
 from tuner.workload.check import SCAN_THRESHOLD
-from tuner.workload.shape import Candidate, Shape, TableUse, candidates, parse_query
+from tuner.workload.shape import Candidate, Shape, candidates, parse_query
 
-#: Rows sampled per table to estimate a candidate's statistics.
-SAMPLE_ROWS = 100_000
 #: A candidate must cut the rows visited by at least this factor against a scan of the table.
 MIN_GAIN = 10
-
-
-# -- evaluation in a schema-only copy ----------------------------------------------------------
-class Scratch:
-    """An in-memory database with the live schema and the live sqlite_stat1 rows: the planner
-    there decides exactly as on the live database, and a candidate costs one CREATE INDEX on
-    empty tables plus one synthesized statistics row."""
-
-    def __init__(self, live: sqlite3.Connection, state: State) -> None:
-        self.conn = sqlite3.connect(":memory:", isolation_level=None)
-        objects = live.execute(inspection_sql("objects")).fetchall()
-        for otype, _name, _tbl, sql in objects:
-            if otype == "table" and sql and key(_name) in state.tables \
-                    and not state.tables[key(_name)].virtual:
-                self.conn.execute(sql)
-        for otype, _name, _tbl, sql in objects:
-            if otype in ("view", "index") and sql:
-                try:
-                    self.conn.execute(sql)
-                except sqlite3.Error:
-                    continue                    # e.g. a view over a virtual table
-        self.conn.execute(render("sqlite", "advise/analyze_empty"))
-        self.conn.execute(render("sqlite", "advise/clear_stats"))
-        seen = set()
-        rows = live.execute(inspection_sql("stat1")).fetchall() if state.analyzed else []
-        for tbl, idx, stat in rows:
-            self.conn.execute(render("sqlite", "advise/set_stat1"), (tbl, idx, stat))
-            seen.add(key(tbl))
-        for k, table in state.tables.items():
-            if k not in seen and table.rows and not table.virtual:
-                self.conn.execute(render("sqlite", "advise/set_stat1"),
-                                  (table.name, None, str(table.rows)))
-        self.reload()
-
-    def reload(self) -> None:
-        self.conn.execute(render("sqlite", "advise/reload_stats"))
-
-    def explain(self, query: Query) -> list[PlanLine]:
-        try:
-            rows = self.conn.execute(render("sqlite", "bench/explain_plan", sql=query.sql),
-                                     query.params).fetchall()
-        except sqlite3.Error:
-            return []
-        return [classify(r[3]) for r in rows]
-
-    def close(self) -> None:
-        self.conn.close()
-
-
-def sample_stat(live: sqlite3.Connection, state: State, cand: Candidate) -> list[int]:
-    """The sqlite_stat1 numbers the candidate would get: its rows, then the average rows per
-    distinct value of each key prefix, estimated from a random sample of the table."""
-    table = state.tables[key(cand.table)]
-    nrow = table.rows or 0
-    row = live.execute(render("sqlite", "advise/sample_stats", table=table.name,
-                              columns=list(cand.columns), where=cand.where,
-                              limit=SAMPLE_ROWS)).fetchone()
-    sampled, kept, distinct = row[0], row[1], row[2:]
-    if not sampled:
-        return [max(nrow, 1)] + [1] * len(cand.columns)
-    fraction = sampled / max(nrow, sampled)
-    rows = max(1, round(nrow * kept / sampled)) if kept else 1
-    stat = [rows]
-    for d in distinct:
-        per = kept / max(d, 1)
-        # A value seen many times in the sample repeats in proportion in the whole table;
-        # one seen once is probably (nearly) unique.
-        stat.append(max(1, round(per / fraction if per >= 2 else per)))
-    return stat
-
-
-def _constraint_terms(detail: str) -> list[str]:
-    """The `(a=? AND b>?)` part of a SEARCH line, as terms."""
-    if not detail.endswith(")") or " (" not in detail:
-        return []
-    return detail[detail.index(" (") + 2:-1].split(" AND ")
-
-
-def rows_visited(line: PlanLine, stat: list[int], use: TableUse, shape: Shape,
-                 sorted_by_index: bool) -> float:
-    """Rows the query visits through the candidate: rows per equality prefix (times the IN
-    list sizes), a quarter per range bound, at most LIMIT when the index gives the order."""
-    terms = _constraint_terms(line.detail) if line.kind == "search" else []
-    in_sizes = {key(c): n for c, n, _ in use.eq}
-    k, factor, ranges = 0, 1.0, 0
-    for term in terms:
-        if term.startswith("ANY(") and k + 1 < len(stat):
-            # A skip-scan: one seek per distinct value of the skipped column.
-            factor *= stat[k] / max(stat[k + 1], 1)
-            k += 1
-        elif "=" in term and not any(o in term for o in "<>") and k + 1 < len(stat):
-            factor *= in_sizes.get(key(term.split("=")[0]), 1)
-            k += 1
-        else:
-            ranges += 1
-    visited = stat[k] * factor / 4 ** ranges
-    if sorted_by_index and shape.limit is not None:
-        visited = min(visited, shape.limit)
-    return max(visited, 1.0)
+#: Covering columns are worth their width only when the query visits this many rows or more.
+COVERING_MIN_ROWS = 50
+#: Rounds of evaluation: each tries the remaining candidates with the ones chosen so far in
+#: place, so a join gets an index on each side.
+MAX_ROUNDS = 3
 
 
 # -- the advice --------------------------------------------------------------------------------
@@ -141,18 +50,25 @@ class Recommendation:
     queries: list[str]
     reason: str
 
+    declared: str | None = None        # the profile already declares it under this name
+
     def as_profile(self) -> dict[str, Any]:
-        """The entry for a profile's `indexes:` list."""
+        """The entry for a profile's `indexes:` list (the reason goes in `notes`)."""
         entry: dict[str, Any] = {"name": self.name, "table": self.table,
                                  "columns": list(self.columns)}
         if self.where:
             entry["where"] = self.where
-        entry["comment"] = f"{self.reason} (serves {', '.join(self.queries)})"
+        entry["comment"] = f"serves {', '.join(self.queries)} (tuner advise)"
         return entry
+
+    def notes(self) -> list[str]:
+        """The YAML comment lines that go above the entry: why, in numbers and plans."""
+        return [f"tuner advise: {self.reason}"]
 
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "table": self.table, "columns": list(self.columns),
-                "where": self.where, "queries": self.queries, "reason": self.reason}
+                "where": self.where, "queries": self.queries, "reason": self.reason,
+                "declared": self.declared}
 
 
 @dataclass
@@ -162,22 +78,40 @@ class Advice:
     problems: list[dict[str, Any]] = field(default_factory=list)
     recommendations: list[Recommendation] = field(default_factory=list)
     flags: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[dict[str, Any]] = field(default_factory=list)   # queries not analysed, why
 
     def as_dict(self) -> dict[str, Any]:
         return {"problems": self.problems,
                 "recommendations": [r.as_dict() for r in self.recommendations],
-                "flags": self.flags}
+                "flags": self.flags, "notes": self.notes}
 
-    def as_profile(self) -> dict[str, Any]:
-        return {"indexes": [r.as_profile() for r in self.recommendations]}
+    def to_write(self) -> list[Recommendation]:
+        """The recommendations a profile does not declare yet (what `--write` adds)."""
+        return [r for r in self.recommendations if not r.declared]
 
 
 @dataclass
 class _Verdict:
     cand: Candidate
     name: str
-    served: dict[str, tuple[float, str]]      # query -> (rows visited, new plan line)
+    served: dict[str, tuple[float, str, str]]   # query -> (rows visited, plan before, after)
     stat: list[int]
+
+
+@dataclass
+class _Workload:
+    """What one advise run knows: the queries, their shapes, and the live state."""
+
+    queries: dict[str, Query]
+    shapes: dict[str, Shape]
+    state: State
+    threshold: int
+
+    def problems(self, plans: dict[str, list[PlanLine]]) -> dict[str, list[dict[str, Any]]]:
+        """The problems of each query under `plans`, for the queries that have any."""
+        found = {q: _problems(self.queries[q], plans[q], self.shapes[q], self.state,
+                              self.threshold) for q in self.queries}
+        return {q: ps for q, ps in found.items() if ps}
 
 
 def advise(profile: Profile, db: str, threshold: int = SCAN_THRESHOLD) -> Advice:
@@ -190,15 +124,18 @@ def advise(profile: Profile, db: str, threshold: int = SCAN_THRESHOLD) -> Advice
             plans = {q.name: explain(conn, guard, q) for q in profile.queries}
         finally:
             conn.close()
-        shapes = {q.name: parse_query(q.sql, state) for q in profile.queries}
+        work = _Workload({q.name: q for q in profile.queries},
+                         {q.name: parse_query(q.sql, state) for q in profile.queries},
+                         state, threshold)
         advice = Advice()
-        bad: dict[str, list[dict[str, Any]]] = {}
-        for q in profile.queries:
-            for problem in _problems(q, plans[q.name], shapes[q.name], state, threshold):
-                bad.setdefault(q.name, []).append(problem)
-                advice.problems.append(problem)
-        verdicts = _evaluate(live, state, profile, shapes, plans, bad)
-        advice.recommendations = _choose(verdicts, state, bad)
+        bad = work.problems(plans)
+        advice.problems = [p for ps in bad.values() for p in ps]
+        advice.notes = [{"query": q, "note": shape.note} for q, shape in work.shapes.items()
+                        if shape.note and q in bad]
+        taken = {key(n) for n in state.indexes} | {key(i.name) for i in profile.indexes}
+        chosen = _search(live, work, plans, bad, taken)
+        advice.recommendations = _recommend(chosen, state)
+        _mark_declared(advice.recommendations, profile)
         advice.flags = _flags(state, plans, bool(profile.queries))
         return advice
     finally:
@@ -209,7 +146,7 @@ def _problems(query: Query, lines: list[PlanLine], shape: Shape, state: State,
               threshold: int) -> list[dict[str, Any]]:
     found = []
     for line in lines:
-        if line.kind == "scan" and line.table:
+        if line.kind == "scan" and line.table and key(line.table) not in shape.derived:
             table = state.tables.get(shape.names.get(key(line.table), key(line.table)))
             rows = table.rows if table else None
             if rows is None or rows >= threshold:
@@ -233,100 +170,169 @@ def _still_bad(lines: list[PlanLine], names: dict[str, str], table: str,
     return scans, temps >= sum(1 for p in problems if p["kind"] == "temp_btree")
 
 
-def _evaluate(live: sqlite3.Connection, state: State, profile: Profile,
-              shapes: dict[str, Shape], plans: dict[str, list[PlanLine]],
-              bad: dict[str, list[dict[str, Any]]]) -> list[_Verdict]:
+def _search(live: sqlite3.Connection, work: _Workload, plans: dict[str, list[PlanLine]],
+            bad: dict[str, list[dict[str, Any]]], taken: set[str]) -> list[_Verdict]:
+    """Rounds of evaluation in the scratch database: try every candidate, keep a small set,
+    put it in place, and try the rest against the queries still in trouble."""
+    state = work.state
     pool: list[Candidate] = []
     for qname in bad:
-        shape = shapes[qname]
-        for use in shape.uses.values():
-            pool += candidates(use, shape, state)
+        shape = work.shapes[qname]
+        for core in shape.parts():
+            for use in core.uses.values():
+                pool += candidates(use, core, state)
     existing = {(key(i.table), tuple(key(c.column or "") for c in i.columns))
                 for i in state.indexes.values() if not i.where}
     pool = [c for c in dict.fromkeys(pool)
             if c.where or (key(c.table), tuple(map(key, c.columns))) not in existing]
-    scratch = Scratch(live, state)
-    verdicts = []
+    scratch, samples = Scratch(live, state), Samples(live)
+    stats: dict[Candidate, list[int]] = {}
+    chosen: list[_Verdict] = []
     try:
-        taken = {key(n) for n in state.indexes}
-        for cand in pool:
-            name = cand.default_name()
-            while key(name) in taken:
-                name += "_x"
-            stat = sample_stat(live, state, cand)
-            scratch.conn.execute(render("sqlite", "advise/create_index", name=name,
-                                        table=cand.table, columns=list(cand.columns),
-                                        where=cand.where))
-            scratch.conn.execute(render("sqlite", "advise/set_stat1"),
-                                 (cand.table, name, " ".join(map(str, stat))))
-            scratch.reload()
-            served = {}
-            nrow = state.tables[key(cand.table)].rows or 0
-            for qname, problems in bad.items():
-                shape = shapes[qname]
-                use = shape.uses.get(key(cand.table))
-                if use is None:
-                    continue
-                query = next(q for q in profile.queries if q.name == qname)
-                lines = scratch.explain(query)
-                line = next((ln for ln in lines if ln.index == name), None)
-                if line is None:
-                    continue
-                was_scan, was_temp = _still_bad(plans[qname], shape.names, cand.table, problems)
-                now_scan, now_temp = _still_bad(lines, shape.names, cand.table, problems)
-                sort_gone = was_temp and not now_temp
-                if not ((was_scan and not now_scan) or sort_gone):
-                    continue
-                if any(p["kind"] == "scan" and key(p["table"] or "") == key(cand.table)
-                       for p in problems) and now_scan:
-                    continue
-                visited = rows_visited(line, stat, use, shape, sorted_by_index=not now_temp)
-                if nrow and nrow / visited < MIN_GAIN:
-                    continue
-                served[qname] = (visited, line.detail)
-            scratch.conn.execute(render("sqlite", "advise/drop_index", name=name))
-            scratch.conn.execute(render("sqlite", "advise/clear_stat1"), (name,))
-            scratch.reload()
-            if served:
-                verdicts.append(_Verdict(cand, name, served, stat))
+        for _ in range(MAX_ROUNDS):
+            verdicts = []
+            for cand in pool:
+                if cand not in stats:
+                    stats[cand] = sample_stat(live, state, cand, samples)
+                verdict = _try(scratch, work, cand, _name(cand, taken), stats[cand], plans, bad)
+                if verdict:
+                    verdicts.append(verdict)
+            picked = _pick(verdicts)
+            for v in picked:
+                scratch.add(v.name, v.cand, v.stat)
+                taken.add(key(v.name))
+            chosen += picked
+            pool = [c for c in pool if all(c != v.cand for v in picked)]
+            plans = {q: scratch.explain(work.queries[q]) for q in work.queries}
+            bad = work.problems(plans)
+            if not picked or not bad or not pool:
+                break
     finally:
         scratch.close()
-    return verdicts
+    return _merge_prefixes(chosen)
 
 
-def _choose(verdicts: list[_Verdict], state: State,
-            bad: dict[str, list[dict[str, Any]]]) -> list[Recommendation]:
-    """A small set: greedily the candidate serving most unserved queries (a partial index
-    first on a tie, then the wider one), then drop prefixes of another chosen candidate."""
+def _name(cand: Candidate, taken: set[str]) -> str:
+    name = cand.default_name()
+    while key(name) in taken:
+        name += "_x"
+    return name
+
+
+def _try(scratch: Scratch, work: _Workload, cand: Candidate, name: str, stat: list[int],
+         plans: dict[str, list[PlanLine]], bad: dict[str, list[dict[str, Any]]]
+         ) -> _Verdict | None:
+    """The queries `cand` serves: its index appears in their plan, the large scan of its table
+    or a temp B-tree goes away, and the rows visited drop by MIN_GAIN or more."""
+    scratch.add(name, cand, stat)
+    served = {}
+    nrow = work.state.tables[key(cand.table)].rows or 0
+    try:
+        for qname, problems in bad.items():
+            shape = work.shapes[qname]
+            use = shape.uses.get(key(cand.table))
+            if use is None:
+                continue
+            lines = scratch.explain(work.queries[qname])
+            line = next((ln for ln in lines if ln.index == name), None)
+            if line is None:
+                continue
+            was_scan, was_temp = _still_bad(plans[qname], shape.names, cand.table, problems)
+            now_scan, now_temp = _still_bad(lines, shape.names, cand.table, problems)
+            sort_gone = was_temp and not now_temp
+            if not ((was_scan and not now_scan) or sort_gone):
+                continue
+            if any(p["kind"] == "scan" and key(p["table"] or "") == key(cand.table)
+                   for p in problems) and now_scan:
+                continue
+            visited = rows_visited(line, stat, use, shape, sorted_by_index=not now_temp)
+            if nrow and nrow / visited < MIN_GAIN:
+                continue
+            before = next((p["plan"] for p in problems if p["kind"] == "scan"
+                           and key(p["table"] or "") == key(cand.table)), None)
+            if before is None:
+                before = next((p["plan"] for p in problems if p["kind"] == "temp_btree"),
+                              problems[0]["plan"])
+            served[qname] = (visited, before, line.detail)
+    finally:
+        scratch.remove(name)
+    return _Verdict(cand, name, served, stat) if served else None
+
+
+def _pick(verdicts: list[_Verdict]) -> list[_Verdict]:
+    """A small set: greedily the candidate serving most unserved queries; on a tie a partial
+    index first, then covering columns only where the query visits COVERING_MIN_ROWS or more,
+    then the wider one."""
+    def worth(v: _Verdict) -> tuple:
+        many = max(s[0] for s in v.served.values()) >= COVERING_MIN_ROWS
+        return (len(remaining & set(v.served)), v.cand.where is not None,
+                v.cand.covering if many else -v.cand.covering, len(v.cand.columns))
+
     remaining = {q for v in verdicts for q in v.served}
     chosen: list[_Verdict] = []
     while remaining:
-        best = max(verdicts, key=lambda v: (len(remaining & set(v.served)),
-                                            v.cand.where is not None, len(v.cand.columns)))
+        best = max(verdicts, key=worth)
         if not remaining & set(best.served):
             break
         chosen.append(best)
         remaining -= set(best.served)
+    return chosen
+
+
+def _merge_prefixes(chosen: list[_Verdict]) -> list[_Verdict]:
+    """Drop a chosen index that is a prefix of a wider chosen one; the wider one serves its
+    queries too (the same leading columns give the same seeks)."""
     kept = []
     for v in chosen:
         cols = tuple(map(key, v.cand.columns))
-        if any(o is not v and key(o.cand.table) == key(v.cand.table)
-               and o.cand.where == v.cand.where
-               and tuple(map(key, o.cand.columns))[:len(cols)] == cols
-               and len(o.cand.columns) > len(cols) for o in chosen):
+        wider = next((o for o in chosen if o is not v and key(o.cand.table) == key(v.cand.table)
+                      and o.cand.where == v.cand.where and len(o.cand.columns) > len(cols)
+                      and tuple(map(key, o.cand.columns))[:len(cols)] == cols), None)
+        if wider is None:
+            kept.append(v)
             continue
-        kept.append(v)
+        for q, served in v.served.items():
+            wider.served.setdefault(q, served)
+    return kept
+
+
+def _recommend(chosen: list[_Verdict], state: State) -> list[Recommendation]:
     recs = []
-    for v in kept:
-        served = sorted(q for q in v.served if q in bad)
+    for v in chosen:
+        served = sorted(v.served)
         nrow = state.tables[key(v.cand.table)].rows or 0
         worst = max(v.served[q][0] for q in served)
-        fixes = "; ".join(f"{q}: {bad[q][0]['plan']} -> {v.served[q][1]}" for q in served)
-        reason = (f"about {worst:,.0f} rows visited instead of ~{nrow:,} "
-                  f"({fixes})")
+        fixes = "; ".join(f"{q}: {v.served[q][1]} -> {v.served[q][2]}" for q in served)
+        rows = "row" if round(worst) == 1 else "rows"
+        reason = f"about {worst:,.0f} {rows} visited instead of ~{nrow:,} ({fixes})"
         recs.append(Recommendation(v.name, v.cand.table, v.cand.columns,
                                    v.cand.where.sql if v.cand.where else None, served, reason))
     return recs
+
+
+def _mark_declared(recs: list[Recommendation], profile: Profile) -> None:
+    """Mark the recommendations the profile already declares (same table, key columns and
+    partial WHERE) but the database does not have yet: `tuner apply` builds them."""
+    declared = {(key(i.table), tuple(key(c.column or "") for c in i.columns),
+                 where_key(i.where)): i.name for i in profile.indexes}
+    for rec in recs:
+        rec.declared = declared.get((key(rec.table), tuple(map(key, rec.columns)),
+                                     where_key(rec.where)))
+
+
+def where_key(where: str | None) -> str | None:
+    """A partial index's WHERE as a comparable key: parsed, identifiers unquoted and
+    case-folded, printed again (`"Status" = 'a'` and `status='a'` give the same key)."""
+    if where is None:
+        return None
+    try:
+        tree = sqlglot.parse_one(where, read="sqlite")
+    except sqlglot.errors.ParseError:
+        return where
+    for ident in tree.find_all(exp.Identifier):
+        ident.set("this", key(ident.name))
+        ident.set("quoted", False)
+    return tree.sql(dialect="sqlite")
 
 
 def _flags(state: State, plans: dict[str, list[PlanLine]], have_queries: bool

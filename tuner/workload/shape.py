@@ -16,6 +16,8 @@ from tuner.render import render
 
 #: At most this many extra columns are appended to make a candidate covering.
 MAX_COVERING = 2
+#: Advised index names are cut to this length (the `_x` suffixes that keep them unique fit).
+NAME_MAX = 100
 
 # -- query structure ---------------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -51,6 +53,13 @@ class Shape:
     uses: dict[str, TableUse]
     names: dict[str, str]
     limit: int | None = None
+    derived: set[str] = field(default_factory=set)    # CTE and subquery names, not tables
+    cores: list[Shape] = field(default_factory=list)  # one per SELECT, when there are several
+    note: str | None = None                           # why the query was not analysed
+
+    def parts(self) -> list[Shape]:
+        """The SELECT cores to derive candidates from."""
+        return self.cores or [self]
 
 
 _NO_LITERAL = object()
@@ -72,24 +81,62 @@ def _literal(node: exp.Expression) -> Any:
     return _NO_LITERAL
 
 
+def _arg(node: exp.Expression, name: str) -> Any:
+    """An argument under its name in this sqlglot version (`from` became `from_`)."""
+    return node.args.get(name + "_", node.args.get(name))
+
+
+_SETS = getattr(exp, "SetOperation", exp.Union)
+
+
 def parse_query(sql: str, state: State) -> Shape:
     """The structure of a declared SELECT: per table, its equality, join and range columns,
-    ORDER BY / GROUP BY columns and the columns it reads. Unknown shapes give no tables."""
+    ORDER BY / GROUP BY columns and the columns it reads. A query with subqueries, common
+    table expressions or UNION has one part per SELECT core (`Shape.cores`), each read in its
+    own scope; a column of an outer query compared with one of the core's own is a value, as
+    a parameter is. What cannot be read gives no tables and a `note`."""
     try:
         tree = sqlglot.parse_one(sql, read="sqlite")
     except sqlglot.errors.ParseError:
-        return Shape({}, {})
-    if not isinstance(tree, exp.Select):
-        return Shape({}, {})
+        return Shape({}, {}, note="not analysed: the SQL parser (sqlglot) cannot read it")
+    if not isinstance(tree, (exp.Select, _SETS)):
+        return Shape({}, {}, note="not analysed: not a SELECT")
+    derived = {key(c.alias_or_name) for c in tree.find_all(exp.CTE)}
+    derived |= {key(q.alias) for q in tree.find_all(exp.Subquery) if q.alias}
+    cores = [_core(sel, state, derived) for sel in tree.find_all(exp.Select)]
+    if len(cores) == 1:
+        cores[0].derived = derived
+        return cores[0]
+    merged = Shape({}, {}, derived=derived, cores=cores)
+    for core in cores:
+        for k, name in core.names.items():
+            merged.names.setdefault(k, name)
+        for k, use in core.uses.items():
+            merged.uses.setdefault(k, use)
+    if not merged.uses:
+        merged.note = "not analysed: no table of the database in any of its SELECTs"
+    return merged
+
+
+def _core(sel: exp.Select, state: State, derived: set[str]) -> Shape:
+    """One SELECT core, in its own scope: the tables of its FROM and JOINs, its predicates,
+    the columns it reads, its ORDER BY / GROUP BY and LIMIT."""
     names: dict[str, str] = {}
     uses: dict[str, TableUse] = {}
-    for table in tree.find_all(exp.Table):
+    sources = [_arg(sel, "from")] + list(sel.args.get("joins") or [])
+    for source in sources:
+        table = source.this if source is not None else None
+        if not isinstance(table, exp.Table) or key(table.name) in derived:
+            continue
         live = state.tables.get(key(table.name))
         if live is None or live.virtual:
             continue
         names[key(table.alias_or_name)] = key(table.name)
         names.setdefault(key(table.name), key(table.name))
         uses.setdefault(key(table.name), TableUse(live.name))
+
+    def own(node: exp.Expression) -> bool:
+        return node.find_ancestor(exp.Select) is sel
 
     def resolve(col: exp.Column) -> tuple[str, str] | None:
         if col.table:
@@ -103,24 +150,29 @@ def parse_query(sql: str, state: State) -> Shape:
         spelled = {key(c): c for c in state.tables[owners[0]].columns}
         return (owners[0], spelled[key(col.name)]) if key(col.name) in spelled else None
 
+    def outer(col: exp.Expression) -> bool:
+        """A column of an enclosing query: a value for this core, like a parameter."""
+        return isinstance(col, exp.Column) and bool(col.table) \
+            and key(col.table) not in names
+
     predicates: list[exp.Expression] = []
-    for node in [tree.args.get("where")] + [j.args.get("on") for j in tree.args.get("joins") or []]:
+    for node in [sel.args.get("where")] + [j.args.get("on") for j in sel.args.get("joins") or []]:
         if node is None:
             continue
         cond = node.this if isinstance(node, exp.Where) else node
         predicates += list(cond.flatten()) if isinstance(cond, exp.And) else [cond]
     for pred in predicates:
-        _add_predicate(pred, resolve, uses)
-    for col in tree.find_all(exp.Column):
-        found = resolve(col)
+        _add_predicate(pred, resolve, uses, outer)
+    for col in sel.find_all(exp.Column):
+        found = resolve(col) if own(col) else None
         if found:
             uses[found[0]].used.add(found[1])
     if any(isinstance(e, exp.Star) or (isinstance(e, exp.Column) and isinstance(e.this, exp.Star))
-           for e in tree.expressions):
+           for e in sel.expressions):
         for use in uses.values():
             use.star = True
     for arg in ("order", "group"):
-        node = tree.args.get(arg)
+        node = sel.args.get(arg)
         if node is None:
             continue
         cols = []
@@ -132,13 +184,14 @@ def parse_query(sql: str, state: State) -> Shape:
         if cols and all(cols) and len(owners) == 1:
             setattr(uses[owners.pop()], arg, [c[1] for c in cols if c])
     limit = None
-    if tree.args.get("limit") is not None:
-        value = _literal(tree.args["limit"].expression)
+    if sel.args.get("limit") is not None:
+        value = _literal(sel.args["limit"].expression)
         limit = value if isinstance(value, int) else None
     return Shape(uses, names, limit)
 
 
-def _add_predicate(pred: exp.Expression, resolve: Any, uses: dict[str, TableUse]) -> None:
+def _add_predicate(pred: exp.Expression, resolve: Any, uses: dict[str, TableUse],
+                   outer: Any) -> None:
     if isinstance(pred, exp.Paren):
         pred = pred.this
     if isinstance(pred, (exp.EQ, exp.Is)):
@@ -148,6 +201,9 @@ def _add_predicate(pred: exp.Expression, resolve: Any, uses: dict[str, TableUse]
             if a and b and a[0] != b[0]:
                 uses[a[0]].joins.append(a[1])
                 uses[b[0]].joins.append(b[1])
+            elif (a or b) and (outer(right) if a else outer(left)):
+                found = a or b
+                uses[found[0]].eq.append((found[1], 1, _NO_LITERAL))
             return
         if not isinstance(left, exp.Column):
             left, right = right, left
@@ -181,23 +237,28 @@ class Candidate:
     table: str
     columns: tuple[str, ...]
     where: Where | None = None
+    covering: int = 0           # trailing columns there only so the query skips the table
 
     @property
     def ident(self) -> tuple:
         return (key(self.table), tuple(map(key, self.columns)), self.where)
 
     def default_name(self) -> str:
+        """`table_col1_col2[_wherecol_value]`: lower case, letters, digits and `_` only, at
+        most NAME_MAX characters (a profile name is at most 128)."""
         parts = [self.table, *self.columns]
         if self.where:
             parts += [self.where.column, str(self.where.value)]
-        return "_".join(parts).lower().replace(" ", "_")
+        name = "".join(ch if ch.isascii() and ch.isalnum() else "_"
+                       for ch in "_".join(parts).lower())
+        return "_".join(p for p in name.split("_") if p)[:NAME_MAX] or "advised_index"
 
 
 def candidates(use: TableUse, shape: Shape, state: State) -> list[Candidate]:
     """Candidate indexes for one table a query reads: equality columns, then a range or the
-    ORDER BY / GROUP BY columns, then (without LIMIT) a few covering columns; as the inner table
-    of a join too; and a partial variant when a column is compared with a literal while the
-    other predicates take parameters."""
+    ORDER BY / GROUP BY columns, and (without LIMIT) a variant with a few covering columns; as
+    the inner table of a join too; and a partial variant when a column is compared with a
+    literal while the other predicates take parameters."""
     table = state.tables[key(use.table)]
     if table.without_rowid:
         return []                   # the sample reads rowids; a first cut skips these tables
@@ -217,11 +278,13 @@ def candidates(use: TableUse, shape: Shape, state: State) -> list[Candidate]:
             keys = list(dict.fromkeys(eq))
             tail = ([use.ranges[0][0]] if use.ranges else use.order or use.group or [])
             keys += [c for c in tail if c not in keys]
-            if not keys or key(keys[0]) == rowid or key(keys[0]) == "rowid":
+            if not keys or key(keys[0]) in (rowid, "rowid"):
                 continue
+            # Every index entry ends with the rowid: a rowid key column adds nothing.
+            keys = [c for c in keys if key(c) not in (rowid, "rowid")]
             extra = sorted(c for c in use.used if c not in keys and key(c) != rowid
                            and (not where or c != where.column))
-            if shape.limit is None and not use.star and 0 < len(extra) <= MAX_COVERING:
-                keys += extra
             out.append(Candidate(table.name, tuple(keys), where))
+            if shape.limit is None and not use.star and 0 < len(extra) <= MAX_COVERING:
+                out.append(Candidate(table.name, tuple(keys + extra), where, len(extra)))
     return list(dict.fromkeys(out))
