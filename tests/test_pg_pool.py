@@ -200,3 +200,11 @@ def test_without_psycopg_a_url_says_what_to_install(monkeypatch: pytest.MonkeyPa
             open_it("postgresql://postgres@127.0.0.1:5432/test")
         assert "pip install 'tuner[postgres]'" in str(exc.value)
         assert "\n" not in str(exc.value)
+
+
+def test_the_batch_writer_refuses_postgresql_in_one_line(pg_url: str, profile: Path) -> None:
+    with tuner.ConnectionPool(pg_url, profile=profile, size=1) as pool:
+        with pytest.raises(TunerError, match="pool= must be an SQLite pool, not PgPool"):
+            tuner.BatchWriter(pool=pool)
+    with pytest.raises(TunerError, match="is a PostgreSQL database; the batch writer is SQLite"):
+        tuner.BatchWriter(pg_url)

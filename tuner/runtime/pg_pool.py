@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from tuner.engines.postgres_conn import INSTALL_HINT, driver, redact
 from tuner.engines.postgres_conn import connect as pg_connect
-from tuner.errors import EngineError, TunerError
+from tuner.errors import DatabaseError, EngineError, TunerError
 from tuner.runtime.connect import ProfileLike
 from tuner.runtime.pg_session import apply_session, resolve_pg_profile, session_settings
 from tuner.runtime.pool import PoolClosed, PoolTimeout
@@ -106,7 +106,12 @@ class PgPool:
         self._pool = psycopg_pool.ConnectionPool(
             url, min_size=1, max_size=self.size, timeout=self.timeout, open=False,
             configure=self._configure, name=self.where, kwargs={"connect_timeout": 10})
-        self._pool.open(wait=True, timeout=self.timeout)
+        try:
+            self._pool.open(wait=True, timeout=self.timeout)
+        except psycopg_pool.PoolTimeout:
+            self._pool.close()
+            raise DatabaseError(self.where, f"the pool opened no connection within "
+                                            f"{self.timeout:g} s") from None
 
     # -- borrowing ------------------------------------------------------------------------
     def reader(self) -> _Lease:
