@@ -74,6 +74,11 @@ def test_connect_returns_a_configured_psycopg_connection(pg_url: str, profile: P
         conn.close()
     with tuner.connect(pg_url, profile=tuner.load_profile(profile), autocommit=True) as conn:
         assert conn.autocommit is True and session(conn)["jit"] == "off"
+    import psycopg
+
+    with tuner.connect(pg_url, profile=profile, readonly=True) as conn:
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+            conn.execute("CREATE TABLE nope (x int)")
 
 
 def test_kwargs_override_the_profile_and_no_profile_means_no_settings(pg_url: str,

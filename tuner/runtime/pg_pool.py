@@ -42,10 +42,12 @@ def pool_driver() -> Any:
     return psycopg_pool
 
 
-def connect(url: str, profile: ProfileLike = None, **kwargs: Any) -> psycopg.Connection:
+def connect(url: str, profile: ProfileLike = None, *, readonly: bool = False,
+            **kwargs: Any) -> psycopg.Connection:
     """Open a psycopg connection to `url` with the profile's per-session settings (contexts
-    `user` and `superuser`) set and read back. Not autocommit unless `autocommit=True` is
-    passed, like psycopg.connect; other keyword arguments go to psycopg.connect."""
+    `user` and `superuser`) set and read back. `readonly=True` makes its transactions
+    read-only. Not autocommit unless `autocommit=True` is passed, like psycopg.connect; other
+    keyword arguments go to psycopg.connect."""
     loaded = resolve_pg_profile(profile)
     where = redact(url)
     conn = pg_connect(url, autocommit=kwargs.pop("autocommit", False), **kwargs)
@@ -54,6 +56,7 @@ def connect(url: str, profile: ProfileLike = None, **kwargs: Any) -> psycopg.Con
     except BaseException:
         conn.close()
         raise
+    conn.read_only = readonly
     return conn
 
 
