@@ -22,6 +22,8 @@ import yaml
 from tuner import __version__
 from tuner.api import engine_for, make_plan
 from tuner.apply import ApplyOptions, Event, apply_plan_file
+from tuner.engines import ENGINES, engine_name_for_target
+from tuner.engines.postgres_conn import redact
 from tuner.engines.sqlite_inspect import COMPANIONS
 from tuner.errors import DatabaseError, TunerError
 from tuner.planfile import parse_plan_file, render_plan_file
@@ -182,19 +184,29 @@ def _write_atomic(path: Path, text: str, what: str = "the plan file") -> None:
 
 
 @cli.command("demo-db", context_settings=CONTEXT)
-@click.argument("path", type=click.Path(dir_okay=False))
+@click.argument("path", metavar="PATH_OR_URL", type=click.Path(dir_okay=False))
+@click.option("--engine", type=click.Choice(ENGINES), default=None,
+              help="sqlite: a file to create; postgresql: a postgresql:// URL whose database "
+                   "gets the demo tables, loaded with COPY. Default: from PATH_OR_URL's form.")
 @click.option("--participants", default=100_000, show_default=True, type=click.IntRange(0),
               help="Participants to generate (messages: the same number).")
 @click.option("--seed", default=42, show_default=True, type=int,
               help="Random seed: the same seed gives the same database.")
-@click.option("--force", is_flag=True, help="Replace PATH if it exists.")
-def demo_db_cmd(path: str, participants: int, seed: int, force: bool) -> None:
-    """Create the bot's demo database at PATH: untuned, skewed, deterministic."""
+@click.option("--force", is_flag=True,
+              help="Replace an existing database (on PostgreSQL: drop the demo tables first).")
+def demo_db_cmd(path: str, engine: str | None, participants: int, seed: int,
+                force: bool) -> None:
+    """Create the bot's demo database at PATH_OR_URL: untuned, skewed, deterministic. The same
+    parameters give the same rows in an SQLite file and in a PostgreSQL database."""
+    found = engine_name_for_target(path)
+    if engine is not None and engine != found:
+        raise TunerError(f"--engine {engine} does not fit {redact(path)}, which names "
+                         f"a {found} database")
     _build_demo(path, participants, seed, force)
 
 
 def _build_demo(path: str, participants: int, seed: int, force: bool) -> None:
-    from tuner.workload.demo import create_demo_db
+    from tuner.workload.demo import demo_loader
 
     show = sys.stderr.isatty()
 
@@ -202,11 +214,11 @@ def _build_demo(path: str, participants: int, seed: int, force: bool) -> None:
         if show:
             note(f"\r  {table}: {done:,}/{total:,} rows   ", nl=False)
 
-    stats = create_demo_db(path, participants, seed=seed, force=force, on_progress=progress)
+    stats = demo_loader(path)(path, participants, seed=seed, force=force, on_progress=progress)
     if show:
         note("")
     counts = ", ".join(f"{n:,} {t}" for t, n in stats.rows.items())
-    note(f"Created {path}: {counts} in {stats.seconds:.1f} s "
+    note(f"Created {stats.path}: {counts} in {stats.seconds:.1f} s "
          f"({stats.rows_per_second:,.0f} rows/s).")
 
 

@@ -7,13 +7,16 @@
     with pool.writer() as conn: ...
     with tuner.BatchWriter(pool=pool) as w:
         w.insert("messages", {"event_id": 1, "user_id": 2, "text": "hi", "timestamp": 0})
+
+A postgresql:// URL in place of the file gives psycopg connections and a pool built on
+psycopg_pool, with the profile's per-session `settings:` applied on every connection.
 """
 
 from __future__ import annotations
 
 from tuner.runtime.batch import BatchWriter
-from tuner.runtime.connect import connect
-from tuner.runtime.pool import ConnectionPool, PoolClosed, PoolTimeout
+from tuner.runtime.pool import PoolClosed, PoolTimeout
+from tuner.runtime.targets import ConnectionPool, connect
 from tuner.runtime.tickets import QueueFull, UnknownName
 
 __all__ = ["BatchWriter", "ConnectionPool", "PoolClosed", "PoolTimeout", "QueueFull",

@@ -31,11 +31,12 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
+from tuner.engines.postgres_conn import is_postgres_url, redact
 from tuner.engines.sqlite_inspect import inspection_sql
 from tuner.errors import TunerError
 from tuner.render import render
 from tuner.runtime.connect import ProfileLike, connect, resolve_profile
-from tuner.runtime.pool import PoolTimeout
+from tuner.runtime.pool import ConnectionPool, PoolTimeout
 from tuner.runtime.tickets import (
     BatchError,
     Failure,
@@ -73,9 +74,16 @@ class BatchWriter:
         if pool is not None:
             if path is not None or profile is not None:
                 raise BatchError("BatchWriter: give pool= or path/profile, not both")
+            if not isinstance(pool, ConnectionPool):
+                raise BatchError(f"BatchWriter: pool= must be an SQLite pool, not "
+                                 f"{type(pool).__name__}; on PostgreSQL write through "
+                                 "pool.writer() (no batch writer yet)")
             path, profile = pool.path, pool.profile
         if path is None:
             raise BatchError("BatchWriter: a database path or pool= is required")
+        if is_postgres_url(str(path)):
+            raise BatchError(f"BatchWriter: {redact(str(path))} is a PostgreSQL database; the "
+                             "batch writer is SQLite's (on PostgreSQL use pool.writer())")
         loaded = resolve_profile(profile)
         opts = (loaded.runtime.get("batch") or {}) if loaded else {}
         self.path = str(path)

@@ -24,15 +24,15 @@ from tuner.render import render
 ProfileLike = Profile | str | Path | None
 
 
-def resolve_profile(profile: ProfileLike) -> Profile | None:
-    """A loaded Profile from a path or a Profile; it must be an SQLite profile."""
+def resolve_profile(profile: ProfileLike, engine: str = "sqlite") -> Profile | None:
+    """A loaded Profile from a path or a Profile; it must be a profile for `engine`."""
     if profile is None or isinstance(profile, Profile):
         loaded = profile
     else:
         loaded = load_profile(profile)
-    if loaded is not None and loaded.engine != "sqlite":
+    if loaded is not None and loaded.engine != engine:
         raise TunerError(f"{loaded.path}: profile {loaded.name} is for engine {loaded.engine}, "
-                         "not sqlite")
+                         f"not {engine}")
     return loaded
 
 

@@ -6,6 +6,10 @@ heavy-tailed (most events hold a handful to a few hundred people, a few hold up 
 100 000), so the tuner has realistic skew to find. The file is left untuned: rollback
 journal, default page size, no secondary indexes, no sqlite_stat1. Nothing is printed;
 progress goes to an optional callback.
+
+The rows come from one generator (`demo_data(...).tables()`) that every engine's loader
+consumes: this module writes them to SQLite, tuner.workload.pg_demo COPYs them into
+PostgreSQL, so the same parameters give the same rows in both.
 """
 
 from __future__ import annotations
@@ -18,8 +22,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import accumulate, islice, repeat
 
+from tuner.engines import engine_name_for_target
 from tuner.engines.sqlite_inspect import COMPANIONS
 from tuner.errors import DatabaseError, TunerError
+from tuner.render import render
 
 EPOCH = 1_700_000_000  # fixed "now" so that output never depends on the clock
 DAY = 86_400
@@ -38,14 +44,15 @@ CREATE TABLE participants(id INTEGER PRIMARY KEY, event_id INTEGER REFERENCES ev
 CREATE TABLE messages(id INTEGER PRIMARY KEY, event_id INTEGER REFERENCES events(id),
     user_id INTEGER REFERENCES users(id), text TEXT, timestamp INTEGER);
 """
-INSERT = {
-    "users": "INSERT INTO users(id, username, chat_id, created_at) VALUES (?, ?, ?, ?)",
-    "events": "INSERT INTO events(id, title, creator_id, date, location, description, status)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?)",
-    "participants": "INSERT INTO participants(event_id, user_id, status, joined_at, updated_at)"
-    " VALUES (?, ?, ?, ?, ?)",
-    "messages": "INSERT INTO messages(event_id, user_id, text, timestamp) VALUES (?, ?, ?, ?)",
+#: The columns each table's generated rows fill, in row order (participants and messages
+#: get their ids from the database).
+COLUMNS = {
+    "users": ("id", "username", "chat_id", "created_at"),
+    "events": ("id", "title", "creator_id", "date", "location", "description", "status"),
+    "participants": ("event_id", "user_id", "status", "joined_at", "updated_at"),
+    "messages": ("event_id", "user_id", "text", "timestamp"),
 }
+TABLES = tuple(COLUMNS)
 
 EVENT_STATUS, EVENT_CUM = ("active", "cancelled", "completed"), (70, 85, 100)
 PART_STATUS, PART_CUM = ("confirmed", "pending", "declined"), (60, 85, 100)
@@ -63,6 +70,91 @@ PHRASES = ("hi all", "see you there", "count me in", "running late", "is it stil
 
 Progress = Callable[[str, int, int], None]
 EventRow = tuple[int, str, int, int, str, str, str]
+Row = tuple[object, ...]
+
+
+@dataclass(frozen=True)
+class DemoData:
+    """The demo's content for one (participants, seed, messages): the row count of each table
+    and, from `tables()`, the rows themselves. Every engine's loader writes exactly these."""
+
+    participants: int
+    messages: int
+    seed: int
+
+    @property
+    def users(self) -> int:
+        """Users: a tenth of the participants, at least as many as the biggest event."""
+        return max(self.participants // 10, min(self.participants, MAX_EVENT), 10)
+
+    @property
+    def events(self) -> int:
+        """Events: one per hundred participants, at least ten."""
+        return max(10, self.participants // 100)
+
+    @property
+    def rows(self) -> dict[str, int]:
+        """Rows per table, in load order."""
+        return {"users": self.users, "events": self.events,
+                "participants": self.participants, "messages": self.messages}
+
+    def tables(self) -> Iterator[tuple[str, Iterable[Row]]]:
+        """(table, rows) in load order: users, events, participants, messages. The rows are
+        generated lazily from one random stream, so each table's rows must be consumed in
+        full before the next table is asked for."""
+        rnd = random.Random(self.seed)
+        n_users, n_events = self.users, self.events
+        sizes = _event_sizes(rnd, self.participants, n_events, min(MAX_EVENT, n_users))
+        yield "users", _users(rnd, n_users)
+        events = list(_events(rnd, n_events, n_users))
+        yield "events", events
+        members: list[list[int]] = []
+        yield "participants", _participants(rnd, sizes, events, n_users,
+                                            members if self.messages else None)
+        yield "messages", _messages(rnd, self.messages, sizes, events, members)
+
+
+def demo_data(participants: int = 100_000, *, seed: int = 42,
+              messages: int | None = None) -> DemoData:
+    """The demo content for these parameters; `messages` defaults to `participants`.
+    Negative counts are a TunerError naming the option."""
+    if participants < 0:
+        raise TunerError("--participants must be >= 0")
+    n_messages = participants if messages is None else messages
+    if n_messages < 0:
+        raise TunerError("--messages must be >= 0")
+    return DemoData(participants, n_messages, seed)
+
+
+def chunked(table: str, rows: Iterable[Row], total: int,
+            on_progress: Progress | None) -> Iterator[list[Row]]:
+    """`rows` in lists of CHUNK, reporting (table, done, total) after the caller has taken
+    each one; an empty table reports (table, 0, total) once, so a progress display completes."""
+    it, done = iter(rows), 0
+    while chunk := list(islice(it, CHUNK)):
+        yield chunk
+        done += len(chunk)
+        if on_progress is not None:
+            on_progress(table, done, total)
+    if on_progress is not None and done == 0:
+        on_progress(table, 0, total)
+
+
+def demo_loader(target: str) -> Callable[..., DemoStats]:
+    """The demo builder for a target: create_demo_db for an SQLite file path,
+    tuner.workload.pg_demo.load_demo for a postgresql:// URL. Both take
+    (target, participants, *, seed, messages, force, on_progress) and return DemoStats."""
+    return LOADERS[engine_name_for_target(target)]()
+
+
+def _postgresql_loader() -> Callable[..., DemoStats]:
+    from tuner.workload.pg_demo import load_demo  # imports psycopg: only when asked for
+
+    return load_demo
+
+
+LOADERS: dict[str, Callable[[], Callable[..., DemoStats]]] = {
+    "sqlite": lambda: create_demo_db, "postgresql": _postgresql_loader}
 
 
 @dataclass(frozen=True)
@@ -94,33 +186,17 @@ def create_demo_db(path: str | os.PathLike[str], participants: int = 100_000, *,
     path is refused unless `force` is true; the parent directory must already exist.
     """
     target = os.fspath(path)
-    if participants < 0:
-        raise TunerError("--participants must be >= 0")
-    n_messages = participants if messages is None else messages
-    if n_messages < 0:
-        raise TunerError("--messages must be >= 0")
+    data = demo_data(participants, seed=seed, messages=messages)
     _prepare_path(target, force)
     start = time.perf_counter()
-    rnd = random.Random(seed)
-    n_users = max(participants // 10, min(participants, MAX_EVENT), 10)
-    n_events = max(10, participants // 100)
-    sizes = _event_sizes(rnd, participants, n_events, min(MAX_EVENT, n_users))
-    rows = {"users": n_users, "events": n_events, "participants": participants,
-            "messages": n_messages}
     try:
         con = sqlite3.connect(target, isolation_level=None)
         try:
             con.execute("PRAGMA synchronous=OFF")  # build connection only; not persisted
             con.execute("PRAGMA cache_size=-65536")
             con.executescript(SCHEMA)
-            _insert(con, "users", _users(rnd, n_users), n_users, on_progress)
-            events = list(_events(rnd, n_events, n_users))
-            _insert(con, "events", events, n_events, on_progress)
-            members: list[list[int]] = []
-            parts = _participants(rnd, sizes, events, n_users, members if n_messages else None)
-            _insert(con, "participants", parts, participants, on_progress)
-            msgs = _messages(rnd, n_messages, sizes, events, members)
-            _insert(con, "messages", msgs, n_messages, on_progress)
+            for table, rows in data.tables():
+                _insert(con, table, rows, data.rows[table], on_progress)
         finally:
             con.close()
     except BaseException as exc:
@@ -128,7 +204,7 @@ def create_demo_db(path: str | os.PathLike[str], participants: int = 100_000, *,
         if isinstance(exc, sqlite3.Error):
             raise DatabaseError(target, f"cannot build demo database: {exc}") from exc
         raise
-    return DemoStats(target, rows, time.perf_counter() - start)
+    return DemoStats(target, data.rows, time.perf_counter() - start)
 
 
 def _prepare_path(target: str, force: bool) -> None:
@@ -151,18 +227,13 @@ def _remove(target: str) -> None:
             os.remove(p)
 
 
-def _insert(con: sqlite3.Connection, table: str, rows: Iterable[tuple[object, ...]], total: int,
+def _insert(con: sqlite3.Connection, table: str, rows: Iterable[Row], total: int,
             on_progress: Progress | None) -> None:
     """Insert `rows` in one transaction, in chunks, reporting progress after each chunk."""
-    it, done = iter(rows), 0
+    insert = render("sqlite", "runtime/insert", table=table, columns=COLUMNS[table])
     con.execute("BEGIN")
-    while chunk := list(islice(it, CHUNK)):
-        con.executemany(INSERT[table], chunk)
-        done += len(chunk)
-        if on_progress is not None:
-            on_progress(table, done, total)
-    if on_progress is not None and done == 0:
-        on_progress(table, 0, total)  # empty tables report too, so a progress display completes
+    for chunk in chunked(table, rows, total, on_progress):
+        con.executemany(insert, chunk)
     con.execute("COMMIT")
 
 
