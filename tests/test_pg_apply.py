@@ -33,6 +33,7 @@ from pg_plans import (
 from tuner.apply import ApplyOptions, ApplyResult, apply_in_session
 from tuner.engines.postgres import PostgresEngine
 from tuner.engines.postgres_apply import LOCK_KEY, PostgresApplySession
+from tuner.engines.postgres_backup import rollback_script
 from tuner.errors import ApplyError, BackupError, DatabaseError, EngineError
 from tuner.planfile import PlanFile
 
@@ -71,9 +72,11 @@ def setting_step(url: str, name: str, value: str) -> HandStep:
 
 
 def advisory_holders(url: str) -> int:
+    """Sessions holding tuner's lock: a bigint key is classid (high half), objid (low half)."""
+    unsigned = LOCK_KEY & 0xFFFF_FFFF_FFFF_FFFF
     return pg(url, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 "
-                   "AND (classid::bigint << 32) + objid::bigint = %s",
-              [LOCK_KEY & 0xFFFF_FFFF_FFFF_FFFF])[0][0]
+                   "AND granted AND classid::bigint = %s AND objid::bigint = %s",
+              [unsigned >> 32, unsigned & 0xFFFF_FFFF])[0][0]
 
 
 def mode(path: Path) -> int:
@@ -213,6 +216,15 @@ def test_a_second_apply_is_refused_while_the_first_holds_the_lock(
     session(url, ApplyOptions()).close()  # free again
 
 
+def test_the_lock_is_visible_while_held(url: str) -> None:
+    s = session(url, ApplyOptions())
+    try:
+        assert advisory_holders(url) == 1
+    finally:
+        s.close()
+    assert advisory_holders(url) == 0
+
+
 def test_the_lock_is_per_database(url: str, pg_admin_url: str) -> None:
     other = session(pg_admin_url, ApplyOptions())
     try:
@@ -336,3 +348,79 @@ def test_restore_of_a_postgres_backup_says_how(capsys: pytest.CaptureFixture[str
         PostgresEngine().restore_backup(tmp_path, url, backup_dir=None, keep=1,
                                         verify="quick", busy_timeout_ms=0)
 
+
+
+def test_a_table_locked_beyond_the_busy_timeout_fails_the_backup_before_any_change(
+        url: str, tmp_path: Path) -> None:
+    import psycopg
+
+    backups = tmp_path / "backups"
+    with psycopg.connect(url) as holder:  # a transaction holding ACCESS EXCLUSIVE on t
+        holder.execute("LOCK TABLE t IN ACCESS EXCLUSIVE MODE")
+        plan = hand_plan([HandStep("create_index", "t_b",
+                                   "CREATE INDEX CONCURRENTLY t_b ON t (b);")])
+        with pytest.raises(BackupError) as exc:
+            apply(url, plan, ApplyOptions(backup_dir=backups, busy_timeout_ms=300))
+        holder.rollback()
+    assert "--busy-timeout" in str(exc.value) and "nothing was changed" in str(exc.value)
+    assert_nothing_changed(url, backups)
+
+
+def test_a_second_apply_during_a_running_apply_is_refused(url: str, tmp_path: Path) -> None:
+    """Two real applies at once: the first one sleeps in a step while holding the lock."""
+    import threading
+
+    slow = hand_plan([HandStep("analyze", "t", "SELECT pg_sleep(1.5);")])
+    done: list[ApplyResult] = []
+    first = threading.Thread(target=lambda: done.append(
+        apply(url, slow, ApplyOptions(no_backup=True))))
+    first.start()
+    try:
+        for _ in range(100):  # until the first apply holds the lock
+            if advisory_holders(url):
+                break
+            threading.Event().wait(0.05)
+        with pytest.raises(DatabaseError, match="another tuner apply is running"):
+            apply(url, hand_plan([HandStep("create_index", "t_a", "CREATE INDEX t_a ON t (a);",
+                                           True)]), ApplyOptions(no_backup=True))
+    finally:
+        first.join(timeout=30)
+    assert done and done[0].status == "applied"
+    assert [r["status"] for r in history_rows(url)] == ["applied"]
+    assert "t_a" not in indexes(url) and advisory_holders(url) == 0
+
+
+def test_a_plan_for_one_engine_is_refused_on_the_other(capsys: pytest.CaptureFixture[str],
+                                                       tmp_path: Path) -> None:
+    import sqlite3
+
+    db = tmp_path / "bot.db"
+    sqlite3.connect(db).close()
+    plan = write_plan(tmp_path / "plan.sql", [HandStep("analyze", "t", "SELECT 1;")])
+    r = run(capsys, "apply", "--plan", plan, "--db", db, "--yes")
+    assert_error_last(r, "made for a postgresql database", str(db), "sqlite")
+
+
+def rollback_of(setting: dict) -> str:
+    base = {"name": "x", "setting": "1", "unit": None, "source": "default", "context": "sighup",
+            "scope": "system", "database_value": None, "system_readable": True,
+            "system_value": None, "was": "1 (source: default)"}
+    return rollback_script({"database": "app", "plan_sha256": "ab" * 32, "taken_at": "now",
+                            "settings": [{**base, **setting}], "objects": []})
+
+
+def test_rollback_script_for_system_settings() -> None:
+    """ALTER SYSTEM is server-wide: rendered, not run, on the shared test server."""
+    reset = rollback_of({"name": "random_page_cost"})
+    assert 'ALTER SYSTEM RESET "random_page_cost";' in reset
+    assert reset.rstrip().endswith("SELECT pg_reload_conf();")
+    put_back = rollback_of({"name": "shared_buffers", "context": "postmaster",
+                            "system_value": "1GB"})
+    assert "ALTER SYSTEM SET \"shared_buffers\" = '1GB';" in put_back
+    assert "only after a server restart" in put_back
+    unknown = rollback_of({"name": "random_page_cost", "system_readable": False})
+    assert "\nALTER SYSTEM" not in unknown
+    assert '-- ALTER SYSTEM RESET "random_page_cost";' in unknown
+    injected = rollback_of({"name": "work_mem", "context": "user", "scope": "database",
+                            "database_value": "1MB'; DROP TABLE t; --"})
+    assert "'1MB''; DROP TABLE t; --'" in injected and "pg_reload_conf" not in injected

@@ -72,6 +72,15 @@ def prepare_dir(folder: Path) -> None:
         raise BackupError(f"{folder}: the backup folder is not writable; nothing was changed")
 
 
+def fsync_dir(folder: Path) -> None:
+    """Make a rename or a new file in `folder` durable (fsync of the folder itself)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def prune_backups(folder: Path, db: Path | str, keep: int, protect: Path | None = None, *,
                   suffix: str = ".db", companions: tuple[str, ...] = (),
                   folders: bool = False) -> list[Path]:

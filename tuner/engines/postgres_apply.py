@@ -103,7 +103,8 @@ class PostgresApplySession:
         advisory lock is already held, so `on_locked` runs once pg_dump is known usable."""
         try:
             return postgres_backup.take_backup(self.conn, self.url, plan, folder,
-                                               self.options.backup_mode, on_locked)
+                                               self.options.backup_mode, on_locked,
+                                               self.options.busy_timeout_ms)
         except driver().Error as exc:
             raise DatabaseError(self.where, f"cannot read what the backup needs: "
                                 f"{first_line(exc)}; nothing was changed") from None
@@ -177,8 +178,8 @@ def _hint(step: FileStep, exc: BaseException) -> str:
         return (" (this needs more privileges: ALTER SYSTEM needs superuser or GRANT ALTER "
                 "SYSTEM ON PARAMETER; ALTER DATABASE needs the database's owner)")
     if step.kind.endswith("_index") and not step.transactional:
-        return (" (a failed CREATE INDEX CONCURRENTLY leaves an invalid index behind; "
-                "fix the cause, then plan again: the invalid index is dropped and rebuilt)")
+        return (" (a failed concurrent index build leaves an invalid index behind, which "
+                "slows writes and which IF NOT EXISTS skips: fix the cause, then plan again)")
     return ""
 
 

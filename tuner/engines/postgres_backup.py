@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from tuner.backup import Backup, backup_name, is_backup_of, prepare_dir
+from tuner.backup import Backup, backup_name, fsync_dir, is_backup_of, prepare_dir
 from tuner.engines.postgres_conn import driver
 from tuner.errors import BackupError
 from tuner.history import now_utc
@@ -77,9 +77,10 @@ def backup_label(conn: psycopg.Connection) -> str:
 
 
 def take_backup(conn: psycopg.Connection, url: str, plan: PlanFile, folder: Path, mode: str,
-                on_locked: Callable[[], None]) -> Backup:
+                on_locked: Callable[[], None], lock_wait_ms: int = 0) -> Backup:
     """pg_dump, settings.json and rollback.sql into a new owner-only folder under `folder`.
-    Nothing is left behind on failure; `on_locked` runs after pg_dump is found usable."""
+    Nothing is left behind on failure; `on_locked` runs after pg_dump is found usable.
+    pg_dump gives up after `lock_wait_ms` waiting for a table lock (0: waits forever)."""
     started = time.perf_counter()
     pg_dump = pg_dump_path(conn)
     on_locked()
@@ -93,12 +94,12 @@ def take_backup(conn: psycopg.Connection, url: str, plan: PlanFile, folder: Path
         partial.mkdir(mode=0o700)
         os.chmod(partial, 0o700)
         dump = partial / ("database.dump" if mode == "full" else "schema.sql")
-        verified = _dump(pg_dump, url, dump, mode)
+        verified = _dump(pg_dump, url, dump, mode, lock_wait_ms)
         _write(partial / "settings.json", json.dumps(snapshot, indent=2, default=str) + "\n")
         _write(partial / "rollback.sql", rollback_script(snapshot) + "\n")
         os.replace(partial, final)
-        _fsync(final)
-        _fsync(final.parent)
+        fsync_dir(final)
+        fsync_dir(final.parent)
     except OSError as exc:
         shutil.rmtree(partial, ignore_errors=True)
         raise BackupError(f"{final}: cannot write the backup: {exc.strerror or exc}; "
@@ -118,18 +119,21 @@ def _remove_leftovers(folder: Path, label: str) -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def _dump(pg_dump: str, url: str, target: Path, mode: str) -> str:
+def _dump(pg_dump: str, url: str, target: Path, mode: str, lock_wait_ms: int) -> str:
     """Run pg_dump into `target` (owner-only); return how the dump was verified."""
     url, password = _without_password(url)
     env = dict(os.environ)
     if password is not None:  # never on the command line, where `ps` shows it
         env["PGPASSWORD"] = password
     args = [pg_dump, "--no-password", "--file", str(target),
+            *([f"--lock-wait-timeout={lock_wait_ms}"] if lock_wait_ms > 0 else []),
             *(["--format=custom"] if mode == "full" else ["--schema-only"]), "--dbname", url]
     done = subprocess.run(args, env=env, capture_output=True, text=True, umask=0o077)
     if done.returncode != 0:
         why = next((line for line in done.stderr.splitlines() if line.strip()), "failed")
-        raise BackupError(f"pg_dump failed (exit {done.returncode}): {why.strip()}; "
+        hint = ("; another session holds a lock on a table beyond the busy timeout: retry, "
+                "or raise --busy-timeout" if "timeout" in done.stderr else "")
+        raise BackupError(f"pg_dump failed (exit {done.returncode}): {why.strip()}{hint}; "
                           "nothing was changed")
     os.chmod(target, 0o600)
     if mode == "full":
@@ -162,14 +166,6 @@ def _write(path: Path, text: str) -> None:
         out.write(text)
         out.flush()
         os.fsync(out.fileno())
-
-
-def _fsync(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # -- what the plan touches, as it is now ----------------------------------------------------

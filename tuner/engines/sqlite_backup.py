@@ -25,6 +25,7 @@ from tuner.backup import (
     Progress,
     backup_name,
     free_space,
+    fsync_dir,
     is_backup_of,
     prepare_dir,
 )
@@ -99,7 +100,7 @@ def finish_backup(copy: Copy, verify: str = "quick") -> Backup:
                               "nothing was changed")
         os.replace(copy.partial, copy.final)
         os.chmod(copy.final, copy.mode)
-        _fsync_dir(copy.final.parent)
+        fsync_dir(copy.final.parent)
     except OSError as exc:
         raise BackupError(f"{copy.final}: cannot write the backup: {exc.strerror or exc}; "
                           "nothing was changed") from None
@@ -166,14 +167,6 @@ def _fold_and_check(path: Path, verify: str) -> tuple[str, int]:
         return str(exc), -1
     finally:
         conn.close()
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def prune_backups(folder: Path, db: Path, keep: int, protect: Path | None = None) -> list[Path]:
