@@ -192,6 +192,22 @@ def test_cli_apply_of_a_saved_plan(capsys: pytest.CaptureFixture[str], url: str,
     assert indexes(url)["t_b"] is True
 
 
+def test_cli_apply_failure_is_one_line_naming_what_ran(capsys: pytest.CaptureFixture[str],
+                                                      url: str, tmp_path: Path,
+                                                      stand_in_inspect: None) -> None:
+    plan = write_plan(tmp_path / "plan.sql", [
+        HandStep("create_index", "t_b", "CREATE INDEX CONCURRENTLY IF NOT EXISTS t_b ON t (b);"),
+        HandStep("create_index", "t_dup", "CREATE UNIQUE INDEX CONCURRENTLY t_dup ON t (dup);"),
+        HandStep("analyze", "t", "ANALYZE t;")])
+    r = run(capsys, "apply", "--plan", plan, "--db", url, "--yes", "--backup-dir",
+            tmp_path / "b")
+    assert_error_last(r, "step 2 (create_index t_dup) failed", "step 1 was applied and stays",
+                      "step 3 was not run", "invalid index", "Backup: ")
+    [row] = history_rows(url)
+    assert row["status"] == "failed" and row["failed_step"] == 2
+    assert advisory_holders(url) == 0
+
+
 # -- locking ----------------------------------------------------------------------------------
 def test_a_second_apply_is_refused_while_the_first_holds_the_lock(
         capsys: pytest.CaptureFixture[str], url: str, tmp_path: Path) -> None:

@@ -30,7 +30,7 @@ from tuner.backup import Backup, backup_name, fsync_dir, is_backup_of, prepare_d
 from tuner.engines.postgres_conn import driver
 from tuner.errors import BackupError
 from tuner.history import now_utc
-from tuner.render import ident, render
+from tuner.render import render
 
 if TYPE_CHECKING:
     import psycopg
@@ -230,7 +230,7 @@ def _settings(conn: psycopg.Connection, names: list[str]) -> list[dict[str, Any]
 
 
 def _objects(conn: psycopg.Connection, steps: list[FileStep]) -> list[dict[str, Any]]:
-    """The touched indexes and views, their definitions read with an empty search_path so
+    """The touched indexes and views, their definitions read with search_path = pg_catalog so
     that every name in them is schema-qualified (the rollback runs under any search_path)."""
     with conn.transaction():
         conn.execute(render(ENGINE, "backup/qualify_names"))
@@ -238,10 +238,11 @@ def _objects(conn: psycopg.Connection, steps: list[FileStep]) -> list[dict[str, 
 
 
 def _object(conn: psycopg.Connection, kind: str, name: str) -> dict[str, Any]:
+    """One index or view by its plan name (`schema.name`, or `name` in public), exactly as
+    written: no case folding."""
     schema, _, short = name.rpartition(".")
     schema = schema or "public"
-    found = conn.execute(render(ENGINE, "backup/object"),
-                         [f"{ident(schema)}.{ident(short)}"]).fetchone()
+    found = conn.execute(render(ENGINE, "backup/object"), [schema, short]).fetchone()
     if found is None:
         return {"kind": kind, "schema": schema, "name": short, "definition": None}
     definition = (found[3] or "").strip()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tuner.history import COLUMNS, TABLE, HistoryRow, check_columns
-from tuner.render import ident, render
+from tuner.render import render
 
 if TYPE_CHECKING:
     import psycopg
@@ -44,8 +44,7 @@ def update(conn: psycopg.Connection, row_id: int, **values: Any) -> None:
 
 def has_table(conn: psycopg.Connection) -> bool:
     """True if the database has tuner's history table."""
-    found = conn.execute(render(ENGINE, "history/exists"),
-                         [f"{ident(SCHEMA)}.{ident(TABLE)}"]).fetchone()
+    found = conn.execute(render(ENGINE, "history/exists"), [SCHEMA, TABLE]).fetchone()
     return bool(found and found[0])
 
 
