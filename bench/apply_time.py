@@ -31,10 +31,11 @@ from typing import Any
 
 from common import CACHE, demo_db, fresh_copy, machine, median, table, write_section
 
-import tuner.backup
+import tuner.engines.sqlite_backup
 from tuner import load_profile, make_plan, render_plan_file
 from tuner.apply import ApplyOptions, Event, apply_plan_file
-from tuner.backup import tag_for, take_backup
+from tuner.backup import tag_for
+from tuner.engines.sqlite_backup import take_backup
 from tuner.engines.sqlite_inspect import COMPANIONS
 from tuner.planfile import PlanFile, parse_plan_file
 from tuner.resources import bundled_profile
@@ -205,10 +206,10 @@ def m_vacuum_into(db: Path, dst: Path) -> None:
 
 @contextmanager
 def split_timing(*names: str) -> Iterator[dict[str, float]]:
-    """Seconds spent in these functions of tuner.backup while the block runs: each is wrapped
-    with a clock (same arguments, same result), and put back afterwards."""
+    """Seconds spent in these functions of tuner.engines.sqlite_backup while the block runs:
+    each is wrapped with a clock (same arguments, same result), and put back afterwards."""
     spent = dict.fromkeys(names, 0.0)
-    saved = {name: getattr(tuner.backup, name) for name in names}
+    saved = {name: getattr(tuner.engines.sqlite_backup, name) for name in names}
 
     def clocked(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         def run(*args: Any, **kwargs: Any) -> Any:
@@ -220,12 +221,12 @@ def split_timing(*names: str) -> Iterator[dict[str, float]]:
         return run
 
     for name, fn in saved.items():
-        setattr(tuner.backup, name, clocked(name, fn))
+        setattr(tuner.engines.sqlite_backup, name, clocked(name, fn))
     try:
         yield spent
     finally:
         for name, fn in saved.items():
-            setattr(tuner.backup, name, fn)
+            setattr(tuner.engines.sqlite_backup, name, fn)
 
 
 def m_tuner(db: Path, dst: Path) -> dict[str, float]:

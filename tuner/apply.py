@@ -1,14 +1,16 @@
 """apply_plan_file(plan, db, ...): stale check -> verified backup -> history row `started` ->
-the transactional DDL in one BEGIN IMMEDIATE ... COMMIT -> the non-transactional settings ->
-ANALYZE -> read-back -> history row `applied` or `failed`.
+the transactional steps in one transaction -> the non-transactional steps one by one ->
+statistics -> read-back -> history row `applied` or `failed`.
 
 Apply runs only what a plan file says, exactly as written: `tuner apply PROFILE` renders its
-plan to that same form first. Progress goes to an `on_event` callback; nothing prints here.
+plan to that same form first. It is engine-neutral: the engine's apply session
+(tuner.engines.base.ApplySession) owns the connection, the exclusion of other applies, the
+backup, the history store and the statements. Progress goes to an `on_event` callback;
+nothing prints here.
 """
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,18 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from tuner import __version__
-from tuner import history as hist
-from tuner.backup import (
-    Backup,
-    FreeSpace,
-    copy_locked,
-    default_dir,
-    finish_backup,
-    free_space,
-    prune_backups,
-)
-from tuner.engines.sqlite_inspect import database_error, open_readwrite, read_state
+from tuner.backup import Backup, FreeSpace, free_space
+from tuner.engines import engine_name_for_target, engine_named
+from tuner.engines.base import ApplySession, StepFailed
 from tuner.errors import ApplyError, BackupError, PlanFileError, StalePlanError, TunerError
+from tuner.history import HistoryRow, now_utc
 from tuner.model import State, key
 from tuner.plan import jsonable, prior_state, state_fingerprint
 from tuner.planfile import FileStep, PlanFile
@@ -58,6 +53,9 @@ class ApplyOptions:
     busy_timeout_ms: int = 5000
     verify: str = "quick"
     free: FreeSpace = free_space
+    #: `schema` or `full`, for engines whose backup can leave the data out (PostgreSQL: a
+    #: schema-only dump, or pg_dump -Fc); SQLite always copies the whole file.
+    backup_mode: str = "schema"
 
 
 @dataclass
@@ -117,172 +115,129 @@ def check_fresh(plan: PlanFile, state: State) -> None:
 
 def apply_plan_file(plan: PlanFile, db: str, options: ApplyOptions | None = None,
                     on_event: Callable[[Event], None] | None = None) -> ApplyResult:
-    """Apply a saved (or freshly rendered) plan to the SQLite database at `db`."""
+    """Apply a saved (or freshly rendered) plan to the database `db` (a path or a URL)."""
     options = options or ApplyOptions()
-    emit = on_event or (lambda event: None)
     if not plan.intact:
         raise PlanFileError("the plan body was edited after the plan was made (its checksum "
                             "no longer matches the header); make a new plan")
+    engine = engine_named(engine_name_for_target(db))
+    made_for = plan.manifest.get("engine")
+    if made_for is not None and made_for != engine.name:
+        raise PlanFileError(f"the plan was made for a {made_for} database, but {db} is a "
+                            f"{engine.name} database; make a new plan")
+    session = engine.apply_session(db, options)
+    try:
+        return apply_in_session(plan, session, options, on_event)
+    finally:
+        session.close()
+
+
+def apply_in_session(plan: PlanFile, session: ApplySession, options: ApplyOptions,
+                     on_event: Callable[[Event], None] | None = None) -> ApplyResult:
+    """The engine-neutral apply, on an open session (the caller closes it)."""
+    emit = on_event or (lambda event: None)
     steps = plan.steps()
     result = ApplyResult(status="no_changes", plan_hash=plan.plan_hash,
                          planned=[s.number for s in steps])
     started = time.perf_counter()
-    conn = open_readwrite(db, timeout=options.busy_timeout_ms / 1000)
-    try:
-        check_fresh(plan, _read(conn, db))
-        if not steps:
-            return result
-        result.backup, result.history_id = _backup_and_record(conn, db, plan, steps, options,
-                                                              emit)
-        _run(conn, db, plan, steps, result, emit)
-        emit(Event("readback"))
-        problems = readback_problems(plan.manifest, _read(conn, db))
-        if problems:
-            raise _fail(conn, result, "read-back after apply: " + "; ".join(problems), None,
-                        None)
-        result.status = "applied"
-        result.seconds = time.perf_counter() - started
-        hist.update(conn, result.history_id, status="applied", finished_at=hist.now_utc(),
-                    duration_s=round(result.seconds, 3),
-                    steps_applied=len(result.steps))
-        if result.backup is not None:
-            folder = options.backup_dir or default_dir(Path(db))
-            result.pruned = prune_backups(folder, Path(db), options.keep)
-            if result.pruned:
-                emit(Event("pruned", total=len(result.pruned)))
+    check_fresh(plan, session.read_state())
+    if not steps:
         return result
-    finally:
-        conn.close()
+    folder = options.backup_dir or session.default_backup_dir()
+    result.backup, result.history_id = _backup_and_record(session, plan, steps, folder,
+                                                          options, emit)
+    _run(session, plan, steps, result, emit)
+    emit(Event("readback"))
+    problems = readback_problems(plan.manifest, session.read_state())
+    if problems:
+        raise _fail(session, result, "read-back after apply: " + "; ".join(problems), None,
+                    None)
+    result.status = "applied"
+    result.seconds = time.perf_counter() - started
+    session.update_history(result.history_id, status="applied", finished_at=now_utc(),
+                           duration_s=round(result.seconds, 3),
+                           steps_applied=len(result.steps))
+    if result.backup is not None:
+        result.pruned = session.prune_backups(folder, options.keep)
+        if result.pruned:
+            emit(Event("pruned", total=len(result.pruned)))
+    return result
 
 
-def _read(conn: sqlite3.Connection, db: str) -> State:
-    try:
-        return read_state(conn)
-    except sqlite3.Error as exc:
-        raise database_error(db, exc) from None
-
-
-def _begin(conn: sqlite3.Connection, db: str) -> None:
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-    except sqlite3.OperationalError as exc:
-        if "locked" in str(exc) or "busy" in str(exc):
-            raise TunerError(f"{db}: database is locked by another connection (another "
-                             "tuner apply, or the application's writer) beyond the busy "
-                             "timeout; nothing has changed. Retry, or raise --busy-timeout") \
-                from None
-        raise database_error(db, exc) from None
-
-
-def _backup_and_record(conn: sqlite3.Connection, db: str, plan: PlanFile,
-                       steps: list[FileStep], options: ApplyOptions,
+def _backup_and_record(session: ApplySession, plan: PlanFile, steps: list[FileStep],
+                       folder: Path, options: ApplyOptions,
                        emit: Callable[[Event], None]) -> tuple[Backup | None, int]:
-    """Take the verified backup, then commit a `started` history row.
-
-    The byte copy runs under the write lock (nobody commits during it); its verification
-    runs after the lock is released, so the application is blocked only for the copy. The
-    history row is written under a second lock, after the freshness check is repeated."""
+    """Take the verified backup, then commit a `started` history row; the freshness check is
+    repeated once other writers are excluded, before each."""
     backup = None
     if not options.no_backup:
-        try:  # a smaller WAL makes a faster copy; a busy checkpoint is harmless
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-        except sqlite3.Error:
-            pass
-        folder = options.backup_dir or default_dir(Path(db))
-        _begin(conn, db)
-        try:
-            check_fresh(plan, _read(conn, db))
+        def locked() -> None:
+            check_fresh(plan, session.read_state())
             emit(Event("backup_start", path=str(folder)))
-            copy = copy_locked(conn, Path(db), folder, plan.plan_hash, free=options.free,
-                               on_progress=lambda d, t: emit(Event("backup_progress",
-                                                                   done=d, total=t)))
-        finally:
-            conn.execute("ROLLBACK")  # nothing was written: this only releases the lock
-        backup = finish_backup(copy, options.verify)
+
+        backup = session.take_backup(plan, folder, locked,
+                                     lambda d, t: emit(Event("backup_progress", done=d,
+                                                             total=t)))
         emit(Event("backup_done", path=str(backup.path), seconds=backup.seconds))
-    _begin(conn, db)
+    session.begin()
     try:
-        check_fresh(plan, _read(conn, db))
+        check_fresh(plan, session.read_state())
         profile = plan.manifest.get("profile", {})
-        row = hist.HistoryRow(
-            operation="apply", status="started", started_at=hist.now_utc(),
+        row = HistoryRow(
+            operation="apply", status="started", started_at=now_utc(),
             tuner_version=__version__, profile_name=profile.get("name"),
             profile_version=profile.get("version"), profile_sha256=profile.get("sha256"),
             plan_sha256=plan.plan_hash, steps_total=len(steps),
             backup_path=str(backup.path) if backup else None,
             no_backup=int(options.no_backup))
-        row_id = hist.insert(conn, row)
-        conn.execute("COMMIT")
+        row_id = session.insert_history(row)
+        session.commit()
         return backup, row_id
     except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
+        session.rollback()
         raise
 
 
-def _run(conn: sqlite3.Connection, db: str, plan: PlanFile, steps: list[FileStep],
-         result: ApplyResult, emit: Callable[[Event], None]) -> None:
+def _run(session: ApplySession, plan: PlanFile, steps: list[FileStep], result: ApplyResult,
+         emit: Callable[[Event], None]) -> None:
     transactional = [s for s in steps if s.transactional]
     if transactional:
-        _begin(conn, db)
+        session.begin()
         try:
-            check_fresh(plan, _read(conn, db))
+            check_fresh(plan, session.read_state())
             done = []
             for step in transactional:
-                done.append((step, _execute(conn, step, emit, result)))
-            hist.update(conn, result.history_id, steps_applied=len(done))
-            conn.execute("COMMIT")
+                done.append((step, _execute(session, step, emit, result)))
+            session.update_history(result.history_id, steps_applied=len(done))
+            session.commit()
             result.steps += done
         except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+            session.rollback()
             raise
     for step in (s for s in steps if not s.transactional):
-        result.steps.append((step, _execute(conn, step, emit, result)))
-        hist.update(conn, result.history_id, steps_applied=len(result.steps))
+        result.steps.append((step, _execute(session, step, emit, result)))
+        session.update_history(result.history_id, steps_applied=len(result.steps))
 
 
-def _execute(conn: sqlite3.Connection, step: FileStep, emit: Callable[[Event], None],
+def _execute(session: ApplySession, step: FileStep, emit: Callable[[Event], None],
              result: ApplyResult) -> float:
     """Run one step's statements; a failure updates history and raises ApplyError."""
     emit(Event("step_start", step=step))
     started = time.perf_counter()
     for sql in step.statements:
         try:
-            rows = conn.execute(sql).fetchall()
-        except sqlite3.Error as exc:
-            raise _fail(conn, result, _explain(step, exc), step, sql) from None
-        want = _pragma_target(step, sql)
-        if want is not None and rows and str(rows[0][0]).lower() != want:
-            raise _fail(conn, result, f"step {step.number}: journal_mode reads back "
-                        f"{rows[0][0]}, wanted {want}: another connection is probably open "
-                        "(changing the journal mode needs the only connection); stop the "
-                        "application and apply again", step, sql)
+            session.execute(step, sql)
+        except StepFailed as exc:
+            raise _fail(session, result, exc.message, step, sql) from None
     seconds = time.perf_counter() - started
     emit(Event("step_done", step=step, seconds=seconds))
     return seconds
 
 
-def _pragma_target(step: FileStep, sql: str) -> str | None:
-    """`PRAGMA journal_mode = X` answers with the mode it got: the value to compare with."""
-    if step.kind == "set_pragma" and step.object == "journal_mode" and "=" in sql:
-        return sql.split("=", 1)[1].strip().rstrip(";").strip().lower()
-    return None
-
-
-def _explain(step: FileStep, exc: sqlite3.Error) -> str:
-    text = f"step {step.number} ({step.kind} {step.object}) failed: {exc}"
-    if "locked" in str(exc) and step.kind == "set_pragma":
-        text += (" (leaving WAL mode, or changing page_size, needs every other connection "
-                 "closed: stop the application and apply again)")
-    return text
-
-
-def _fail(conn: sqlite3.Connection, result: ApplyResult, message: str,
+def _fail(session: ApplySession, result: ApplyResult, message: str,
           step: FileStep | None, sql: str | None) -> ApplyError:
     """Roll back an open transaction, record the failure, and build the ApplyError."""
-    if conn.in_transaction:
-        conn.execute("ROLLBACK")
+    session.rollback()
     committed = [s.number for s, _ in result.steps]
     if step is not None and step.transactional:
         message += "; the transaction was rolled back and the schema is exactly as before"
@@ -298,10 +253,10 @@ def _fail(conn: sqlite3.Connection, result: ApplyResult, message: str,
         message += f". Backup: {result.backup.path}"
     if result.history_id is not None:
         try:
-            hist.update(conn, result.history_id, status="failed", finished_at=hist.now_utc(),
-                        failed_step=step.number if step else None, failed_sql=sql,
-                        error=message, steps_applied=len(committed))
-        except sqlite3.Error:
+            session.update_history(result.history_id, status="failed", finished_at=now_utc(),
+                                   failed_step=step.number if step else None, failed_sql=sql,
+                                   error=message, steps_applied=len(committed))
+        except TunerError:
             pass  # the history row stays `started`: honest, if less precise
     return ApplyError(message, step=step.number if step else None, sql=sql, applied=committed,
                       backup=str(result.backup.path) if result.backup else None)
@@ -335,4 +290,4 @@ def readback_problems(manifest: dict[str, Any], state: State) -> list[str]:
 
 
 __all__ = ["ApplyError", "ApplyOptions", "ApplyResult", "BackupError", "Event",
-           "apply_plan_file", "check_fresh", "readback_problems"]
+           "apply_in_session", "apply_plan_file", "check_fresh", "readback_problems"]

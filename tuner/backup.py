@@ -1,12 +1,7 @@
-"""Backups of SQLite databases: naming, free space, a consistent fast copy, verification,
-retention, and restore.
-
-The copy is taken while the caller's connection holds the write lock (BEGIN IMMEDIATE), so no
-other connection can commit during it. Under that lock the main file and its `-wal` are copied
-byte for byte: the WAL cannot grow, and any page a concurrent checkpoint writes into the main
-file is also in the copied WAL, so recovering the copy yields exactly the last committed state.
-The copy's WAL is then folded in (its journal mode is kept, which `VACUUM INTO` does not) and
-verified with `PRAGMA quick_check` (or `integrity_check`) and its page count.
+"""Backups, engine-neutral: what a backup is, how backups are named, the backup folder, and
+retention. How a backup is taken (SQLite: a verified file copy under the write lock;
+PostgreSQL: pg_dump, a settings snapshot and a rollback script) belongs to each engine's
+apply session (tuner.engines.*).
 """
 
 from __future__ import annotations
@@ -15,22 +10,15 @@ import hashlib
 import os
 import re
 import shutil
-import sqlite3
-import stat
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from tuner.engines.sqlite_inspect import COMPANIONS, open_readonly
-from tuner.errors import BackupError, TunerError
-from tuner.render import render
+from tuner.errors import BackupError
 
 DEFAULT_DIR = ".tuner-backups"
-CHUNK = 16 * 1024 * 1024
-_TAIL = re.compile(r"\d{8}T\d{12}Z-[0-9a-f]{8}\.db")
-_CHECKS = {"quick": "quick_check", "full": "integrity_check"}
+_STAMP = r"\d{8}T\d{12}Z-[0-9a-f]{8}"
 
 Progress = Callable[[int, int], None]
 FreeSpace = Callable[[Path], int]
@@ -38,7 +26,7 @@ FreeSpace = Callable[[Path], int]
 
 @dataclass(frozen=True)
 class Backup:
-    """A verified backup file."""
+    """A verified backup: a file (SQLite) or a folder of files (PostgreSQL)."""
 
     path: Path
     bytes: int
@@ -52,17 +40,20 @@ def default_dir(db: Path) -> Path:
     return db.parent / DEFAULT_DIR
 
 
-def backup_name(db: Path, tag: str, now: datetime | None = None) -> str:
-    """`<db name>-<UTC time>-<tag 8>.db`, e.g. `bot.db-20261127T061500123456Z-1a2b3c4d.db`."""
+def backup_name(db: Path | str, tag: str, now: datetime | None = None,
+                suffix: str = ".db") -> str:
+    """`<db name>-<UTC time>-<tag 8><suffix>`, e.g. `bot.db-20261127T061500123456Z-1a2b3c4d.db`."""
     moment = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%S%fZ")
-    return f"{db.name}-{moment}-{tag[:8]}.db"
+    name = db.name if isinstance(db, Path) else db
+    return f"{name}-{moment}-{tag[:8]}{suffix}"
 
 
-def is_backup_of(name: str, db_name: str) -> bool:
+def is_backup_of(name: str, db_name: str, suffix: str = ".db") -> bool:
     """True only for tuner's own backups of exactly this database (`bot` never matches the
     backups of `bot-old`)."""
     prefix = db_name + "-"
-    return name.startswith(prefix) and _TAIL.fullmatch(name[len(prefix):]) is not None
+    return name.startswith(prefix) and re.fullmatch(_STAMP + re.escape(suffix),
+                                                    name[len(prefix):]) is not None
 
 
 def free_space(path: Path) -> int:
@@ -81,139 +72,8 @@ def prepare_dir(folder: Path) -> None:
         raise BackupError(f"{folder}: the backup folder is not writable; nothing was changed")
 
 
-@dataclass(frozen=True)
-class Copy:
-    """A byte copy taken under the write lock, not yet verified or named."""
-
-    partial: Path
-    final: Path
-    pages: int
-    mode: int
-    started: float
-
-
-def take_backup(conn: sqlite3.Connection, db: Path, folder: Path, tag: str, *,
-                verify: str = "quick", on_progress: Progress | None = None,
-                free: FreeSpace = free_space) -> Backup:
-    """Copy the database while `conn` holds its write lock, then verify the copy."""
-    return finish_backup(copy_locked(conn, db, folder, tag, on_progress=on_progress,
-                                     free=free), verify)
-
-
-def copy_locked(conn: sqlite3.Connection, db: Path, folder: Path, tag: str, *,
-                on_progress: Progress | None = None, free: FreeSpace = free_space) -> Copy:
-    """The part of a backup that needs the write lock `conn` holds: the byte copy of the
-    database and its WAL. Raises BackupError, leaving nothing behind, when the folder is
-    unusable or space is short."""
-    started = time.perf_counter()
-    wal = Path(str(db) + "-wal")
-    sources = [(db, "")] + ([(wal, "-wal")] if wal.exists() and wal.stat().st_size else [])
-    total = sum(p.stat().st_size for p, _ in sources)
-    existing = next((p for p in (folder, *folder.absolute().parents) if p.is_dir()), folder)
-    available = free(existing)  # checked before the folder is created: nothing left behind
-    needed = int(total * 1.05) + (1 << 20)
-    if available < needed:
-        raise BackupError(f"{folder}: not enough free space for the backup: it needs about "
-                          f"{needed / 1e6:,.1f} MB and {available / 1e6:,.1f} MB are free; "
-                          "nothing was changed")
-    prepare_dir(folder)
-    _remove_leftovers(folder, db)
-    pages = conn.execute("PRAGMA page_count").fetchone()[0]
-    mode = stat.S_IMODE(db.stat().st_mode) & 0o666
-    final = folder.absolute() / backup_name(db, tag)  # history must name it from any cwd
-    partial = folder / (final.name + ".partial")
-    done = 0
-    try:
-        for source, suffix in sources:
-            done = _copy(source, Path(str(partial) + suffix), mode, done, total, on_progress)
-    except OSError as exc:
-        _discard(partial)
-        raise BackupError(f"{final}: cannot write the backup: {exc.strerror or exc}; "
-                          "nothing was changed") from None
-    return Copy(partial, final, pages, mode, started)
-
-
-def finish_backup(copy: Copy, verify: str = "quick") -> Backup:
-    """Fold the copied WAL in, verify (quick_check or integrity_check, and the page count),
-    and give the backup its final name. Needs no lock: the copy is a file of its own."""
-    try:
-        checked = _fold_and_check(copy.partial, verify)
-        if checked[0] != "ok" or checked[1] != copy.pages:
-            raise BackupError(f"{copy.final}: the backup does not verify ({verify}_check: "
-                              f"{checked[0]}; {checked[1]} pages, expected {copy.pages}); "
-                              "nothing was changed")
-        os.replace(copy.partial, copy.final)
-        os.chmod(copy.final, copy.mode)
-        _fsync_dir(copy.final.parent)
-    except OSError as exc:
-        raise BackupError(f"{copy.final}: cannot write the backup: {exc.strerror or exc}; "
-                          "nothing was changed") from None
-    finally:
-        _discard(copy.partial)
-    return Backup(copy.final, copy.final.stat().st_size, copy.pages,
-                  time.perf_counter() - copy.started, verify)
-
-
-def _discard(partial: Path) -> None:
-    for suffix in ("", *COMPANIONS):
-        Path(str(partial) + suffix).unlink(missing_ok=True)
-
-
-def _remove_leftovers(folder: Path, db: Path) -> None:
-    """Delete partial copies of this database left by a killed apply. Safe: the caller holds
-    the write lock, so no other tuner is copying this database now."""
-    for path in folder.iterdir():
-        name = path.name
-        for suffix in ("", *COMPANIONS):
-            if name.endswith(".partial" + suffix) and is_backup_of(
-                    name[:len(name) - len(".partial" + suffix)], db.name):
-                path.unlink(missing_ok=True)
-
-
-def _copy(source: Path, target: Path, mode: int, done: int, total: int,
-          on_progress: Progress | None) -> int:
-    """Copy one file (created with `mode`, never wider) in chunks, reporting progress, and
-    fsync it. The kernel copies (copy_file_range) where it can; plain reads elsewhere."""
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    with open(source, "rb") as src, os.fdopen(fd, "wb") as dst:
-        kernel = hasattr(os, "copy_file_range")
-        while True:
-            if kernel:
-                try:
-                    n = os.copy_file_range(src.fileno(), dst.fileno(), CHUNK)
-                except OSError:
-                    kernel = False  # e.g. across file systems on old kernels: read instead
-                    continue
-            else:
-                block = src.read(CHUNK)
-                n = len(block)
-                dst.write(block)
-            if not n:
-                break
-            done += n
-            if on_progress is not None:
-                on_progress(done, total)
-        dst.flush()
-        os.fsync(dst.fileno())
-    return done
-
-
-def _fold_and_check(path: Path, verify: str) -> tuple[str, int]:
-    """Fold a copied WAL into the copy and run quick_check (or integrity_check)."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    try:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-        pragma = render("sqlite", "read_pragma", name=_CHECKS[verify])
-        result = "; ".join(str(r[0]) for r in conn.execute(pragma).fetchmany(5))
-        pages = conn.execute("PRAGMA page_count").fetchone()[0]
-        return result, pages
-    except sqlite3.DatabaseError as exc:
-        return str(exc), -1
-    finally:
-        conn.close()
-
-
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
+    """Make a rename or a new file in `folder` durable (fsync of the folder itself)."""
     fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -221,40 +81,29 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def prune_backups(folder: Path, db: Path, keep: int, protect: Path | None = None) -> list[Path]:
-    """Delete all but the newest `keep` of tuner's own backups of `db`; return the deleted.
-    Nothing else in the folder is ever touched, nor `protect` (a backup being restored)."""
+def prune_backups(folder: Path, db: Path | str, keep: int, protect: Path | None = None, *,
+                  suffix: str = ".db", companions: tuple[str, ...] = (),
+                  folders: bool = False) -> list[Path]:
+    """Delete all but the newest `keep` of tuner's own backups of `db` (files, or with
+    `folders` the folders of engines whose backup is several files); return the deleted.
+    Nothing else in the folder is ever touched, nor `protect` (a backup being restored).
+    `companions` are suffixes of files that belong to a backup file (SQLite's -wal, -shm)."""
     if keep < 1 or not folder.is_dir():
         return []
+    name = db.name if isinstance(db, Path) else db
     spared = protect.resolve() if protect else None
-    mine = sorted(p for p in folder.iterdir() if p.is_file() and is_backup_of(p.name, db.name)
+    mine = sorted(p for p in folder.iterdir() if is_backup_of(p.name, name, suffix)
+                  and ((p.is_dir() and not p.is_symlink()) if folders else p.is_file())
                   and p.resolve() != spared)
     doomed = mine[:-keep]
     for path in doomed:
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+            continue
         path.unlink(missing_ok=True)
-        for suffix in COMPANIONS:  # a reader of a WAL-mode backup (restore) leaves these
-            Path(str(path) + suffix).unlink(missing_ok=True)
+        for companion in companions:
+            Path(str(path) + companion).unlink(missing_ok=True)
     return doomed
-
-
-def verify_file(path: Path, verify: str = "quick") -> dict[str, object]:
-    """Check that `path` is a healthy SQLite database; return its persistent pragmas."""
-    if not path.is_file():
-        raise BackupError(f"{path}: no such backup file")
-    try:
-        conn = open_readonly(str(path))
-    except TunerError as exc:
-        raise BackupError(f"not a usable backup: {exc}") from None
-    try:
-        result = conn.execute(render("sqlite", "read_pragma", name=_CHECKS[verify])).fetchone()[0]
-        if result != "ok":
-            raise BackupError(f"{path}: the backup is damaged: {result}")
-        return {name: conn.execute(render("sqlite", "read_pragma", name=name)).fetchone()[0]
-                for name in ("journal_mode", "page_size", "auto_vacuum")}
-    except sqlite3.DatabaseError as exc:
-        raise BackupError(f"{path}: not a valid SQLite backup: {exc}") from None
-    finally:
-        conn.close()
 
 
 def tag_for(text: str) -> str:

@@ -35,6 +35,7 @@ from tuner.report import (
     bench_text,
     check_text,
     file_steps_text,
+    history_text,
     plan_json,
     plan_text,
     state_as_profile,
@@ -453,12 +454,17 @@ def progress_printer() -> Any:
 @backup_dir_option
 @keep_option
 @click.option("--no-backup", is_flag=True, help="Apply without a backup (recorded in history).")
+@click.option("--backup-mode", type=click.Choice(["schema", "full"]), default="schema",
+              show_default=True,
+              help="PostgreSQL: `schema` dumps the schema (pg_dump --schema-only) with a "
+                   "settings snapshot and a rollback script; `full` dumps the data too "
+                   "(pg_dump -Fc). SQLite always copies the whole file.")
 @busy_option
 @verify_option
 @format_option("text", "json", default="text")
 def apply_cmd(profile: str | None, db: str, plan_path: str | None, yes: bool,
-              backup_dir: str | None, keep: int, no_backup: bool, busy_timeout: int,
-              verify: str, fmt: str) -> None:
+              backup_dir: str | None, keep: int, no_backup: bool, backup_mode: str,
+              busy_timeout: int, verify: str, fmt: str) -> None:
     """Apply PROFILE (or a saved --plan) to the database: verified backup, then the plan's
     transactional DDL all or nothing, then settings and statistics, recorded in history.
 
@@ -494,7 +500,8 @@ def apply_cmd(profile: str | None, db: str, plan_path: str | None, yes: bool,
         note(review)
     confirm(f"Apply {len(steps)} steps to {db}?", yes)
     options = ApplyOptions(backup_dir=Path(backup_dir) if backup_dir else None, keep=keep,
-                           no_backup=no_backup, busy_timeout_ms=busy_timeout, verify=verify)
+                           no_backup=no_backup, busy_timeout_ms=busy_timeout, verify=verify,
+                           backup_mode=backup_mode)
     result = apply_plan_file(plan, db, options, progress_printer())
     if fmt == "json":
         out(json.dumps(result.as_dict(), indent=2))
@@ -507,30 +514,11 @@ def apply_cmd(profile: str | None, db: str, plan_path: str | None, yes: bool,
 @format_option("text", "json", default="text")
 def history_cmd(db: str, fmt: str) -> None:
     """List past applies and restores recorded in the database (read-only)."""
-    from tuner import history as hist
-    from tuner.engines.sqlite_inspect import open_readonly
-
-    conn = open_readonly(db)
-    try:
-        records = hist.rows(conn)
-    finally:
-        conn.close()
+    records = engine_for(db).read_history(db)
     if fmt == "json":
         out(json.dumps([r.as_dict() for r in records], indent=2))
-        return
-    if not records:
-        out("No applies recorded.")
-        return
-    for r in records:
-        what = (f"{r.profile_name} v{r.profile_version} plan {(r.plan_sha256 or '')[:8]}"
-                if r.operation == "apply" else (r.detail or ""))
-        steps = f"  steps {r.steps_applied}/{r.steps_total}" if r.operation == "apply" else ""
-        out(f"{r.id:>4}  {r.started_at}  {r.operation:<7} {r.status:<9} {what}{steps}"
-            + (f"  {r.duration_s:.2f} s" if r.duration_s is not None else "")
-            + (f"  backup {r.backup_path}" if r.backup_path else
-               ("  (no backup)" if r.no_backup else "")))
-        if r.error:
-            out(f"      error: {r.error}")
+    else:
+        out(history_text(records), nl=False)
 
 
 @cli.command("restore", context_settings=CONTEXT)

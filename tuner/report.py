@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from tuner.apply import ApplyResult
+from tuner.history import HistoryRow
 from tuner.model import Index, State
 from tuner.plan import PHASES, SYMBOLS, Plan, Step
 from tuner.planfile import PlanFile, body_hash, render_body
@@ -209,6 +210,24 @@ def apply_summary(result: ApplyResult) -> str:
     text = f"Applied {len(result.steps)} steps in {result.seconds:.2f} s"
     text += f"; backup: {result.backup.path}" if result.backup else "; no backup (--no-backup)"
     return text + f"; history id {result.history_id}.\n"
+
+
+def history_text(records: list[HistoryRow]) -> str:
+    """`tuner history` for people: one line per apply or restore, and its error if any."""
+    if not records:
+        return "No applies recorded.\n"
+    lines = []
+    for r in records:
+        what = (f"{r.profile_name} v{r.profile_version} plan {(r.plan_sha256 or '')[:8]}"
+                if r.operation == "apply" else (r.detail or ""))
+        steps = f"  steps {r.steps_applied}/{r.steps_total}" if r.operation == "apply" else ""
+        lines.append(f"{r.id:>4}  {r.started_at}  {r.operation:<7} {r.status:<9} {what}{steps}"
+                     + (f"  {r.duration_s:.2f} s" if r.duration_s is not None else "")
+                     + (f"  backup {r.backup_path}" if r.backup_path else
+                        ("  (no backup)" if r.no_backup else "")))
+        if r.error:
+            lines.append(f"      error: {r.error}")
+    return "\n".join(lines) + "\n"
 
 
 def check_text(report: Any, db: str) -> str:

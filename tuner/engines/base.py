@@ -6,14 +6,21 @@ and PostgreSQL is an attribute or a method here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tuner.model import Index, Setting, State, View
 
 if TYPE_CHECKING:
+    from tuner.apply import ApplyOptions
+    from tuner.backup import Backup, Progress
     from tuner.changes import SetSetting
+    from tuner.history import HistoryRow
+    from tuner.planfile import FileStep, PlanFile
     from tuner.profile import Profile
+    from tuner.restore import RestoreResult
 
 
 @dataclass(frozen=True)
@@ -26,6 +33,68 @@ class StepSpec:
     reason: str
     transactional: bool
     destructive: bool = False
+
+
+class StepFailed(Exception):
+    """A statement of a step failed. `message` is the whole one-line explanation; apply turns
+    it into an ApplyError after recording the failure (never shown as is)."""
+
+    def __init__(self, message: str):
+        self.message = message
+        super().__init__(message)
+
+    @classmethod
+    def of(cls, step: FileStep, detail: str) -> StepFailed:
+        """`step 3 (create_index ix) failed: <detail>`."""
+        return cls(f"step {step.number} ({step.kind} {step.object}) failed: {detail}")
+
+
+class ApplySession(Protocol):
+    """One apply's hold on one database: its connection, the exclusion of other applies, the
+    state for the stale check, the backup, the history store, the transaction and the
+    statements. tuner.apply drives it; nothing here prints or decides the order.
+
+    Exclusion differs by engine and is the session's business: SQLite excludes other writers
+    with the write lock of each `begin()` (BEGIN IMMEDIATE) and while the backup copies;
+    PostgreSQL holds a session advisory lock from opening to `close()`. Every method raises a
+    TunerError (DatabaseError, BackupError...) for what a user can fix, never a driver error.
+    """
+
+    def read_state(self) -> State:
+        """The live state, for the stale check and the read-back."""
+
+    def default_backup_dir(self) -> Path:
+        """Where backups go when the user names no folder."""
+
+    def take_backup(self, plan: PlanFile, folder: Path, on_locked: Callable[[], None],
+                    on_progress: Progress) -> Backup:
+        """Back up the database into `folder`, verified, or raise BackupError having changed
+        nothing. `on_locked` runs once other writers are excluded, before anything is copied
+        (the caller repeats the stale check there)."""
+
+    def prune_backups(self, folder: Path, keep: int) -> list[Path]:
+        """Delete all but the newest `keep` of tuner's backups of this database in `folder`."""
+
+    def begin(self) -> None:
+        """Open the transaction of a phase (SQLite: BEGIN IMMEDIATE, the write lock)."""
+
+    def commit(self) -> None:
+        """Commit the open transaction."""
+
+    def rollback(self) -> None:
+        """Roll back the open transaction, if there is one."""
+
+    def insert_history(self, row: HistoryRow) -> int:
+        """Insert a history row (creating the store on first use); return its id."""
+
+    def update_history(self, row_id: int, **values: Any) -> None:
+        """Set `values` (HistoryRow field names) on a history row."""
+
+    def execute(self, step: FileStep, sql: str) -> None:
+        """Run one statement of `step`, checking what it must read back; StepFailed if not."""
+
+    def close(self) -> None:
+        """Release the exclusion and the connection (safe to call after any failure)."""
 
 
 class Engine(Protocol):
@@ -77,3 +146,15 @@ class Engine(Protocol):
 
     def analyze_sql(self, table: str) -> str:
         """The statement that refreshes one table's planner statistics."""
+
+    # -- apply, history, restore ----------------------------------------------------------
+    def apply_session(self, target: str, options: ApplyOptions) -> ApplySession:
+        """Open `target` for applying a plan; TunerError if it cannot be (or another apply
+        holds it, where the engine can tell)."""
+
+    def read_history(self, target: str) -> list[HistoryRow]:
+        """The recorded applies and restores of `target`, oldest first, read-only."""
+
+    def restore_backup(self, backup: Path, target: str, *, backup_dir: Path | None,
+                       keep: int, verify: str, busy_timeout_ms: int) -> RestoreResult:
+        """Put `backup` back in place of `target`, or say how, if the engine cannot."""

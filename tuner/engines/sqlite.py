@@ -22,8 +22,14 @@ from tuner.model import CONNECTION, PERSISTENT, Index, Setting, State, View, key
 from tuner.render import render
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from tuner.apply import ApplyOptions
     from tuner.changes import SetSetting
+    from tuner.engines.sqlite_apply import SQLiteApplySession
+    from tuner.history import HistoryRow
     from tuner.profile import Profile
+    from tuner.restore import RestoreResult
 
 # Rough rate of CREATE INDEX on this class of machine (bench/plan_time.py measures it);
 # only used to warn when a build will hold the write lock longer than busy_timeout.
@@ -140,6 +146,33 @@ class SQLiteEngine:
             raise database_error(target, exc) from None
         finally:
             conn.close()
+
+    # -- apply, history, restore ----------------------------------------------------------
+    def apply_session(self, target: str, options: ApplyOptions) -> SQLiteApplySession:
+        """Open the file read-write for an apply (never creates it)."""
+        from tuner.engines.sqlite_apply import SQLiteApplySession
+
+        return SQLiteApplySession(target, options)
+
+    def read_history(self, target: str) -> list[HistoryRow]:
+        """The `tuner_history` table of the file, read-only ([] if there is none)."""
+        from tuner.engines import sqlite_history
+
+        conn = open_readonly(target)
+        try:
+            return sqlite_history.rows(conn)
+        except sqlite3.Error as exc:
+            raise database_error(target, exc) from None
+        finally:
+            conn.close()
+
+    def restore_backup(self, backup: Path, target: str, *, backup_dir: Path | None,
+                       keep: int, verify: str, busy_timeout_ms: int) -> RestoreResult:
+        """Copy a verified backup file back over the database (tuner.engines.sqlite_restore)."""
+        from tuner.engines.sqlite_restore import restore_backup
+
+        return restore_backup(backup, target, backup_dir=backup_dir, keep=keep, verify=verify,
+                              busy_timeout_ms=busy_timeout_ms)
 
     # -- DDL ------------------------------------------------------------------------------
     def create_index_sql(self, index: Index) -> str:
