@@ -65,7 +65,7 @@ def _diff_keyed(actual: Mapping[str, Any], desired: Mapping[str, Any], prune: bo
         elif want is None:
             if prune and not getattr(have, "owned_by_engine", False):
                 out.append(drop(have))
-        elif have.signature != want.signature:
+        elif have.signature != want.signature or not getattr(have, "valid", True):
             out.append(replace(have, want))
     return out
 
@@ -103,6 +103,9 @@ def index_differences(have: Index, want: Index) -> tuple[str, ...]:
     """What differs between two indexes, as short phrases for a step's reason."""
     hs, ws = have.signature or (), want.signature or ()
     out = []
+    if not have.valid:
+        out.append("the live index is INVALID (indisvalid = false: a failed concurrent build "
+                   "left it; queries never use it and IF NOT EXISTS would skip it)")
     if have.table.lower() != want.table.lower():
         out.append(f"table {have.table} -> {want.table}")
     if have.unique != want.unique:
@@ -113,4 +116,8 @@ def index_differences(have: Index, want: Index) -> tuple[str, ...]:
                    else "key order or collation differs")
     if len(hs) > 3 and len(ws) > 3 and hs[3] != ws[3]:
         out.append(f"where {have.where or '(none)'} -> {want.where or '(none)'}")
+    if have.include != want.include:
+        out.append(f"include ({', '.join(have.include)}) -> ({', '.join(want.include)})")
+    if (have.method or "btree") != (want.method or "btree"):
+        out.append(f"method {have.method or 'btree'} -> {want.method or 'btree'}")
     return tuple(out) or ("definition differs",)

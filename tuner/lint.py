@@ -96,6 +96,8 @@ def low_cardinality(index: Index, actual: State) -> list[str]:
 
 
 def _slow_builds(profile: Profile, steps: tuple[Step, ...], engine: Engine) -> list[str]:
+    if engine.concurrent_index_builds:   # the build does not hold a write lock
+        return []
     busy_ms = int(profile.settings.get("busy_timeout", 0) or 0)
     out = []
     for step in steps:
