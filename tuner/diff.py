@@ -88,7 +88,10 @@ def view_differences(have: View, want: View) -> tuple[str, ...]:
     hs, ws = have.signature or (None, None), want.signature or (None, None)
     diffs = []
     if hs[1] != ws[1]:
-        diffs.append(f"columns {_view_columns(have)} -> {_view_columns(want)}")
+        before, after = _view_columns(have), _view_columns(want)
+        if before == after:  # the names are the same: the signature's columns say what differs
+            before, after = _signature_columns(hs[1]), _signature_columns(ws[1])
+        diffs.append(f"columns {before} -> {after}")
     if hs[0] != ws[0]:
         diffs.append("query differs")
     return tuple(diffs) or ("definition differs",)
@@ -97,6 +100,12 @@ def view_differences(have: View, want: View) -> tuple[str, ...]:
 def _view_columns(view: View) -> str:
     """A view's column list as `(id, username)`, or where its names come from."""
     return "(" + ", ".join(view.columns) + ")" if view.columns else "(from SELECT)"
+
+
+def _signature_columns(columns: Any) -> str:
+    """A signature's column list, `(event_id integer, n bigint)` where it holds types."""
+    items = [" ".join(c) if isinstance(c, (tuple, list)) else str(c) for c in columns or ()]
+    return "(" + ", ".join(items) + ")"
 
 
 def index_differences(have: Index, want: Index) -> tuple[str, ...]:

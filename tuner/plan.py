@@ -138,9 +138,10 @@ def build_plan(changes: list[Change], actual: State, desired: State, profile: Pr
         specs.append((phase, spec, change, rows))
 
     ddl_tx = engine.transactional_ddl
-    changes = changes + _bound_dependents(changes, actual, desired, engine)
+    extra, rebuilt = _bound_dependents(changes, actual, desired, engine)
+    changes = changes + extra
     in_place = {key(c.name) for c in changes if isinstance(c, ReplaceView)
-                and engine.view_replaceable(c.current, c.desired)}
+                and key(c.name) not in rebuilt and engine.view_replaceable(c.current, c.desired)}
     view_drops = [c for c in changes if isinstance(c, DropView)
                   or isinstance(c, ReplaceView) and key(c.name) not in in_place]
     for c in _dependents_first(view_drops, actual):
@@ -149,6 +150,7 @@ def build_plan(changes: list[Change], actual: State, desired: State, profile: Pr
         if isinstance(c, (DropIndex, ReplaceIndex)):
             reason = ("not declared in the profile (prune: true)" if isinstance(c, DropIndex)
                       else "definition differs: " + "; ".join(c.differences))
+            reason += _note(engine.index_step_note(c.current))
             add(1, StepSpec("drop_index", c.current.name, (engine.drop_index_sql(c.current),),
                             reason, ddl_tx, isinstance(c, DropIndex)),
                 c if isinstance(c, DropIndex) else None)
@@ -160,6 +162,7 @@ def build_plan(changes: list[Change], actual: State, desired: State, profile: Pr
             kind = "create_index" if isinstance(c, CreateIndex) else "replace_index"
             reason = ("index missing" if isinstance(c, CreateIndex)
                       else "definition differs: " + "; ".join(c.differences))
+            reason += _note(engine.index_step_note(c.desired))
             add(1, StepSpec(kind, c.desired.name, (engine.create_index_sql(c.desired),),
                             reason, ddl_tx), c, rows)
     view_creates = [c for c in changes if isinstance(c, (CreateView, ReplaceView))]
@@ -239,31 +242,39 @@ def build_plan(changes: list[Change], actual: State, desired: State, profile: Pr
     )
 
 
+def _note(text: str) -> str:
+    return f" ({text})" if text else ""
+
+
 def _bound_dependents(changes: list[Change], actual: State, desired: State,
-                      engine: Engine) -> list[Change]:
+                      engine: Engine) -> tuple[list[Change], set[str]]:
     """Where a view is bound to the views it reads (PostgreSQL), dropping a view needs every
     live view that reads it, directly or not, dropped first and created again after: declared
-    ones from the profile, the others verbatim from their live definition. Never CASCADE."""
+    ones from the profile, the others verbatim from their live definition. Never CASCADE.
+    Returns the extra changes and the keys of every view that must be dropped and created
+    (not replaced in place)."""
     if not engine.views_bind_dependents:
-        return []
-    changed = {key(c.name) for c in changes if isinstance(c, (DropView, ReplaceView))}
-    dropped = [key(c.name) for c in changes if isinstance(c, DropView)
-               or isinstance(c, ReplaceView) and not engine.view_replaceable(c.current,
-                                                                               c.desired)]
+        return [], set()
+    planned = {key(c.name): c for c in changes if isinstance(c, (DropView, ReplaceView))}
+    todo = [k for k, c in planned.items() if isinstance(c, DropView)
+            or not engine.view_replaceable(c.current, c.desired)]
+    rebuilt = set(todo)
     extra: list[Change] = []
-    while dropped:
-        gone = dropped.pop()
+    while todo:
+        gone = todo.pop()
         for k, view in sorted(actual.views.items()):
-            if gone not in view.depends_on or k in changed:
+            if gone not in view.depends_on or k in rebuilt:
                 continue
-            changed.add(k)
-            dropped.append(k)
+            rebuilt.add(k)
+            todo.append(k)
+            if k in planned:
+                continue
             want = desired.views.get(k, view)
             source = "as declared" if k in desired.views else "verbatim, as it is now"
             extra.append(ReplaceView(view, want, (f"reads view {actual.views[gone].name}, "
                                                   "which is dropped and created again; "
                                                   f"recreated {source}",)))
-    return extra
+    return extra, rebuilt
 
 
 def _view_drop_spec(c: DropView | ReplaceView, actual: State, engine: Engine) -> StepSpec:

@@ -93,5 +93,8 @@ class Engine(Protocol):
     def vacuum_analyze_sql(self, table: str) -> str:
         """VACUUM and statistics for one table (`maintenance.vacuum: analyze`)."""
 
+    def index_step_note(self, index: Index) -> str:
+        """A note for the reason of a step on `index` (why it runs differently), or ''."""
+
     def view_replaceable(self, current: View, desired: View) -> bool:
         """True when `desired` can replace `current` in place (CREATE OR REPLACE VIEW)."""

@@ -182,6 +182,14 @@ class PostgresEngine:
         """A rough estimate of the build time of `index` over `rows` rows."""
         return rows / BUILD_ROWS_PER_SECOND
 
+    def index_step_note(self, index: Index) -> str:
+        """Why a step on `index` is not CONCURRENTLY, when it is not; else ''."""
+        if self._concurrent(index.table):
+            return ""
+        return (f"{index.table} is partitioned, and PostgreSQL cannot build or drop an index on "
+                "a partitioned table CONCURRENTLY: this plain form blocks writes to every "
+                "partition while it runs")
+
     def view_replaceable(self, current: View, desired: View) -> bool:
         """CREATE OR REPLACE VIEW keeps the view (and what depends on it) when the new column
         list starts with the old one, same names and types
@@ -210,18 +218,11 @@ class PostgresEngine:
             except ValueError as exc:
                 raise profile.error((self.settings_key, name), str(exc)) from None
         persistent, _ = self.split_settings(settings)
-        warnings: list[str] = []
         with connect(self._url) as conn:
             indexes = normalize_indexes(conn, profile, actual, self)
             views = normalize_views(conn, profile, actual, self)
-        for index in indexes.values():
-            if not self._concurrent(index.table):
-                warnings.append(f"index {index.name}: {index.table} is a partitioned table, "
-                                "and PostgreSQL cannot build or drop its indexes CONCURRENTLY: "
-                                "the plan uses plain CREATE/DROP INDEX, which blocks writes to "
-                                "every partition while it runs")
         return State(engine=self.name, settings=persistent, indexes=indexes, views=views,
-                     tables=actual.tables, warnings=tuple(warnings))
+                     tables=actual.tables)
 
 
 def _show(value: Any) -> str:

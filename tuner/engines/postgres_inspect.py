@@ -26,6 +26,8 @@ SESSION_SOURCES = ("client", "session", "user", "database", "database user", "in
                    "test")
 #: indoption bits (src/include/catalog/pg_index.h).
 INDOPTION_DESC, INDOPTION_NULLS_FIRST = 1, 2
+#: Index origins: constraint-owned (PRIMARY KEY, UNIQUE, EXCLUDE) and partitions' attached
+#: indexes ("part") belong to the engine and are never dropped.
 ORIGINS = {"p": "pk", "u": "u", "x": "u"}
 
 
@@ -147,7 +149,9 @@ def index_from_row(r: dict[str, Any], table_name: str | None = None) -> Index:
                  tuple(key(c) for c in include), r["method"], bool(r["is_unique"]))
     return Index(name=display_name(r["schema"], r["name"]), table=table,
                  columns=tuple(columns), unique=bool(r["is_unique"]), where=r["predicate"],
-                 origin=ORIGINS.get(r["constraint_type"] or "", "c"), sql=r["definition"],
+                 origin="part" if r["is_partition"] else ORIGINS.get(r["constraint_type"] or "",
+                                                                      "c"),
+                 sql=r["definition"],
                  signature=signature, include=include,
                  method=None if r["method"] == "btree" else r["method"],
                  valid=bool(r["is_valid"]))

@@ -172,6 +172,10 @@ class SQLiteEngine:
         """`ANALYZE table;`"""
         return render("sqlite", "analyze", table=table)
 
+    def index_step_note(self, index: Index) -> str:
+        """Nothing to add: every SQLite index step runs the same way."""
+        return ""
+
     def view_replaceable(self, current: View, desired: View) -> bool:
         """Never: SQLite has no CREATE OR REPLACE VIEW; a changed view is dropped and created."""
         return False

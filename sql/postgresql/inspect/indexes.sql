@@ -1,5 +1,6 @@
 -- Every index on the tables of tables.sql, valid or not (indisvalid = false after a failed
--- CREATE INDEX CONCURRENTLY), with the constraint that owns it, if any. %(schema)s: NULL for
+-- CREATE INDEX CONCURRENTLY), with the constraint that owns it, if any, and whether it is a
+-- partition's part of an index on a partitioned table (attached: it goes with the parent's). %(schema)s: NULL for
 -- every schema, or the one schema to read (pg_temp when normalizing desired indexes).
 SELECT n.nspname AS schema, ic.relname AS name, tn.nspname AS table_schema,
        t.relname AS table_name, t.relkind::text AS table_kind, am.amname AS method,
@@ -7,7 +8,7 @@ SELECT n.nspname AS schema, ic.relname AS name, tn.nspname AS table_schema,
        i.indnkeyatts AS nkeys, i.indnatts AS natts,
        pg_catalog.pg_get_indexdef(i.indexrelid) AS definition,
        pg_catalog.pg_get_expr(i.indpred, i.indrelid, true) AS predicate,
-       con.contype::text AS constraint_type,
+       con.contype::text AS constraint_type, ic.relispartition AS is_partition,
        ARRAY(SELECT pg_catalog.pg_get_indexdef(i.indexrelid, k, true)
              FROM generate_series(1, i.indnatts) k ORDER BY k) AS key_texts,
        ARRAY(SELECT (i.indkey[k - 1] <> 0)::text FROM generate_series(1, i.indnatts) k
