@@ -1,0 +1,143 @@
+"""Golden plan cases for PostgreSQL: one test per folder under tests/cases_pg/.
+
+Each folder holds `setup.sql` (run statement by statement in autocommit on a fresh scratch
+database; a statement after a `-- expect error` line must fail, which is how a failed
+CREATE INDEX CONCURRENTLY leaves an invalid index behind), `profile.yaml` and `plan.sql`, the
+expected plan body (the scratch database's name reads `{{database}}`). An optional
+`expect.yaml` holds `error:` (planning fails with a TunerError containing it), `warnings:`
+(each must appear in a warning) and `runtime:` (per-session settings the plan reports).
+
+Then the plan must converge without tuner apply: the plan file is executed statement by
+statement in autocommit (psql -v ON_ERROR_STOP=1 -f, or psycopg where psql is missing),
+planning again gives no changes, and running the file a second time changes nothing.
+
+`UPDATE_GOLDEN=1 pytest tests/test_pg_cases.py` rewrites the plan.sql files.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tuner import load_profile, make_plan, render_plan_file
+from tuner.errors import TunerError
+from tuner.planfile import parse_plan_file, render_body
+
+CASES_DIR = Path(__file__).parent / "cases_pg"
+CASES = sorted(p.name for p in CASES_DIR.iterdir() if (p / "profile.yaml").is_file())
+UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
+PSQL = shutil.which("psql")
+EXPECT_ERROR = "-- expect error"
+
+
+def run_setup(url: str, script: str) -> None:
+    """Run a setup script statement by statement (split at `;` ending a line, outside `$$`
+    quotes), in autocommit."""
+    import psycopg
+
+    statements: list[tuple[bool, str]] = []
+    buf, failing = "", False
+    for line in script.splitlines():
+        if not buf and line.strip() == EXPECT_ERROR:
+            failing = True
+            continue
+        if not buf and (not line.strip() or line.lstrip().startswith("--")):
+            continue
+        buf += line + "\n"
+        if line.rstrip().endswith(";") and buf.count("$$") % 2 == 0:
+            statements.append((failing, buf))
+            buf, failing = "", False
+    assert not buf.strip(), f"unterminated statement in setup: {buf!r}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        for failing, sql in statements:
+            if failing:
+                with pytest.raises(psycopg.Error):
+                    conn.execute(sql)
+            else:
+                conn.execute(sql)
+
+
+def run_plan_file(url: str, text: str, tmp_path: Path) -> None:
+    """Execute a plan file as reviewed: psql, autocommit, stop at the first error."""
+    if PSQL is not None:
+        path = tmp_path / "plan.sql"
+        path.write_text(text, encoding="utf-8")
+        done = subprocess.run([PSQL, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-f",
+                               str(path)], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, f"psql failed:\n{done.stderr}"
+        return
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        for step in parse_plan_file(text).steps():
+            for statement in step.statements:
+                conn.execute(statement)
+
+
+def database_of(url: str) -> str:
+    return url.rsplit("/", 1)[1]
+
+
+def _expect(case: Path) -> dict[str, Any]:
+    path = case / "expect.yaml"
+    return (yaml.safe_load(path.read_text(encoding="utf-8")) or {}) if path.is_file() else {}
+
+
+def _as_list(value: Any) -> list[str]:
+    return [value] if isinstance(value, str) else list(value or [])
+
+
+def _compare_golden(case: Path, body: str) -> None:
+    golden = case / "plan.sql"
+    if UPDATE:
+        golden.write_text(body, encoding="utf-8")
+        return
+    assert golden.is_file(), f"{golden} is missing (run with UPDATE_GOLDEN=1 to create it)"
+    want = golden.read_text(encoding="utf-8")
+    if body != want:
+        delta = "".join(difflib.unified_diff(
+            want.splitlines(keepends=True), body.splitlines(keepends=True),
+            fromfile=f"{case.name}/plan.sql (expected)", tofile="rendered plan body"))
+        pytest.fail(f"plan body differs from {case.name}/plan.sql "
+                    f"(UPDATE_GOLDEN=1 rewrites it):\n{delta}", pytrace=False)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_pg_case(name: str, pg_url: str, tmp_path: Path) -> None:
+    case = CASES_DIR / name
+    expect = _expect(case)
+    run_setup(pg_url, (case / "setup.sql").read_text(encoding="utf-8"))
+    profile = load_profile(case / "profile.yaml")
+
+    errors = _as_list(expect.get("error"))
+    if errors:
+        with pytest.raises(TunerError) as info:
+            make_plan(profile, pg_url)
+        for text in errors:
+            assert text in str(info.value), f"error {str(info.value)!r} lacks {text!r}"
+        return
+
+    plan = make_plan(profile, pg_url)
+    body = render_body(plan)
+    _compare_golden(case, body.replace(f'"{database_of(pg_url)}"', '"{{database}}"'))
+    for text in _as_list(expect.get("warnings")):
+        assert any(text in w for w in plan.warnings), f"no warning has {text!r}: {plan.warnings}"
+    runtime = {s.name: s.value for s in plan.runtime}
+    for setting, value in (expect.get("runtime") or {}).items():
+        assert runtime.get(setting) == value, f"runtime {setting}: {runtime}"
+    assert "BEGIN" not in body and "COMMIT" not in body, "a PostgreSQL plan has no transaction"
+
+    script = render_plan_file(plan)
+    run_plan_file(pg_url, script, tmp_path)
+    again = make_plan(profile, pg_url)
+    assert again.empty, "planning again is not empty:\n" + render_body(again)
+    run_plan_file(pg_url, script, tmp_path)
+    again = make_plan(profile, pg_url)
+    assert again.empty, "after running the plan twice:\n" + render_body(again)
