@@ -24,6 +24,8 @@ DEFAULT_SCHEMA = "public"
 #: pg_settings.source values that come from a session, not from what new sessions get.
 SESSION_SOURCES = ("client", "session", "user", "database", "database user", "interactive",
                    "test")
+#: pg_file_settings.error of a line that needs a restart before it can take effect.
+PENDING_ERROR = "setting could not be applied"
 #: indoption bits (src/include/catalog/pg_index.h).
 INDOPTION_DESC, INDOPTION_NULLS_FIRST = 1, 2
 #: Index origins: constraint-owned (PRIMARY KEY, UNIQUE, EXCLUDE) and partitions' attached
@@ -67,7 +69,9 @@ def read_settings(conn: Any) -> tuple[dict[str, Setting], dict[str, Guc], list[s
     gucs = {r["name"]: guc_from_row(r) for r in server}
     files: dict[str, dict[str, Any]] = {}
     for r in rows(conn, "file_settings"):
-        if r["error"] is None:
+        # A postmaster setting written but waiting for a restart reads "setting could not be
+        # applied": it is still the configured value. Other errors (a bad value) are not.
+        if r["error"] in (None, PENDING_ERROR):
             files[r["name"].lower()] = r  # the last line for a name wins
     database: dict[str, str] = {}
     shadows: list[tuple[str, str, str]] = []
