@@ -137,8 +137,8 @@ def index_from_row(r: dict[str, Any], table_name: str | None = None) -> Index:
     table = table_name or display_name(r["table_schema"], r["table_name"])
     keys, columns = [], []
     for k in range(r["nkeys"]):
-        is_column = r["key_is_column"][k] == "true"
-        text = r["key_texts"][k]
+        is_column = r["key_columns"][k] != ""
+        text = r["key_columns"][k] or r["key_texts"][k]   # a column's name, unquoted
         option = r["options"][k]
         desc = bool(option & INDOPTION_DESC)
         nulls_first = bool(option & INDOPTION_NULLS_FIRST)
@@ -148,7 +148,7 @@ def index_from_row(r: dict[str, Any], table_name: str | None = None) -> Index:
         columns.append(IndexColumn(column=text if is_column else None,
                                    expr=None if is_column else text,
                                    order="desc" if desc else "asc", collate=collate))
-    include = tuple(r["key_texts"][r["nkeys"]:r["natts"]])
+    include = tuple(r["key_columns"][r["nkeys"]:r["natts"]])
     signature = ("pg", key(table), tuple(keys), r["predicate"],
                  tuple(key(c) for c in include), r["method"], bool(r["is_unique"]))
     return Index(name=display_name(r["schema"], r["name"]), table=table,

@@ -11,8 +11,12 @@ SELECT n.nspname AS schema, ic.relname AS name, tn.nspname AS table_schema,
        con.contype::text AS constraint_type, ic.relispartition AS is_partition,
        ARRAY(SELECT pg_catalog.pg_get_indexdef(i.indexrelid, k, true)
              FROM generate_series(1, i.indnatts) k ORDER BY k) AS key_texts,
-       ARRAY(SELECT (i.indkey[k - 1] <> 0)::text FROM generate_series(1, i.indnatts) k
-             ORDER BY k) AS key_is_column,
+       ARRAY(SELECT COALESCE(a.attname::text, '')
+             FROM generate_series(1, i.indnatts) k
+             LEFT JOIN pg_catalog.pg_attribute a
+                    ON a.attrelid = i.indrelid AND a.attnum = i.indkey[k - 1]
+                   AND i.indkey[k - 1] <> 0
+             ORDER BY k) AS key_columns,
        ARRAY(SELECT COALESCE(opc.opcname::text || CASE WHEN opc.opcdefault THEN '' ELSE '!' END,
                              '')
              FROM generate_series(1, i.indnkeyatts) k
