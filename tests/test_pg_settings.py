@@ -247,3 +247,26 @@ def test_missing_psycopg_is_one_line_saying_what_to_install(tmp_path: Path) -> N
 def test_catalog_file_is_shipped_data() -> None:
     data = json.loads((data_dir("sql") / "postgresql" / "settings.json").read_text())
     assert data["regenerate"] and len(data["settings"]) > 300
+
+
+def test_non_superuser_is_warned_per_setting_it_cannot_apply(pg_url: str,
+                                                             tmp_path: Path) -> None:
+    """A role without superuser (a managed service's usual lot) gets one warning per setting
+    it cannot apply, naming the setting and the privilege; planning itself works."""
+    import psycopg
+
+    role = f"tuner_test_role_{uuid.uuid4().hex[:8]}"
+    profile = load_profile(pg_profile(tmp_path, "  work_mem: 64MB\n  checkpoint_warning: 45s\n"))
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f'CREATE ROLE "{role}" LOGIN')
+        try:
+            as_role = pg_url.replace("postgres@", f"{role}@", 1)
+            plan = make_plan(profile, as_role)
+            assert [s.object for s in plan.steps] == ["checkpoint_warning", "work_mem",
+                                                      "configuration"]
+            text = " | ".join(plan.warnings)
+            assert (f"setting checkpoint_warning: ALTER SYSTEM needs superuser or GRANT ALTER "
+                    f"SYSTEM ON PARAMETER checkpoint_warning, which role {role} lacks") in text
+            assert "setting work_mem: ALTER DATABASE SET needs the database's owner" in text
+        finally:
+            conn.execute(f'DROP ROLE "{role}"')

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from tuner.engines.base import StepSpec
 from tuner.engines.postgres_conn import connect, driver, first_line
-from tuner.engines.postgres_inspect import read_state, split_name
+from tuner.engines.postgres_inspect import read_state, rows, split_name
 from tuner.engines.postgres_normalize import normalize_indexes, normalize_views
 from tuner.engines.postgres_settings import Guc, catalog, known_guc, render_value
 from tuner.errors import DatabaseError
@@ -221,8 +221,31 @@ class PostgresEngine:
         with connect(self._url) as conn:
             indexes = normalize_indexes(conn, profile, actual, self)
             views = normalize_views(conn, profile, actual, self)
+            warnings = self._privilege_warnings(conn, [n for n in settings if "." not in n])
         return State(engine=self.name, settings=persistent, indexes=indexes, views=views,
-                     tables=actual.tables)
+                     tables=actual.tables, warnings=tuple(warnings))
+
+    def _privilege_warnings(self, conn: Any, names: list[str]) -> list[str]:
+        """A warning per setting the connected role cannot apply: managed services often deny
+        ALTER SYSTEM, and ALTER DATABASE SET needs the database's owner. The plan still shows
+        the step, so that someone with the privilege can run it."""
+        if not names or conn.info.server_version < 150000:  # has_parameter_privilege: 15+
+            return []
+        out = []
+        for r in rows(conn, "privileges", {"names": names}):
+            guc = self._guc(r["name"])
+            if guc.apply_by in ("system", "restart") and not r["alter_system"]:
+                out.append(f"setting {r['name']}: ALTER SYSTEM needs superuser or GRANT ALTER "
+                           f"SYSTEM ON PARAMETER {r['name']}, which role {r['role']} lacks; "
+                           "that step fails unless someone with the privilege runs it")
+            elif guc.apply_by == "database" and not (
+                    r["owns_database"] and (guc.context == "user" or r["can_set"])):
+                need = ("the database's owner" if guc.context == "user" else
+                        f"the database's owner with GRANT SET ON PARAMETER {r['name']}")
+                out.append(f"setting {r['name']}: ALTER DATABASE SET needs {need}, which role "
+                           f"{r['role']} is not; that step fails unless someone with the "
+                           "privilege runs it")
+        return out
 
 
 def _show(value: Any) -> str:

@@ -16,6 +16,7 @@ from dataclasses import replace
 from functools import cache
 from typing import Any
 
+from tuner.engines.postgres_conn import driver
 from tuner.engines.postgres_settings import Guc, guc_from_row
 from tuner.model import Index, IndexColumn, Setting, State, Table, View, key
 from tuner.resources import data_dir
@@ -68,7 +69,15 @@ def read_settings(conn: Any) -> tuple[dict[str, Setting], dict[str, Guc], list[s
         r["name"] = r["name"].lower()
     gucs = {r["name"]: guc_from_row(r) for r in server}
     files: dict[str, dict[str, Any]] = {}
-    for r in rows(conn, "file_settings"):
+    warnings: list[str] = []
+    try:
+        file_rows = rows(conn, "file_settings")
+    except driver().errors.InsufficientPrivilege:
+        file_rows = []
+        warnings.append("cannot read pg_file_settings (it needs superuser or the "
+                        "pg_read_all_settings role): settings written with ALTER SYSTEM but "
+                        "waiting for a reload or restart cannot be told from drift")
+    for r in file_rows:
         # A postmaster setting written but waiting for a restart reads "setting could not be
         # applied": it is still the configured value. Other errors (a bad value) are not.
         if r["error"] in (None, PENDING_ERROR):
@@ -106,7 +115,7 @@ def read_settings(conn: Any) -> tuple[dict[str, Setting], dict[str, Guc], list[s
         settings[r["name"]] = Setting(r["name"], value, source=source,
                                       running=running if pending else None,
                                       explicit=source in ("database", "postgresql.auto.conf"))
-    warnings = [f"setting {name}: role {role} overrides it with {value} (ALTER ROLE ... SET), "
+    warnings += [f"setting {name}: role {role} overrides it with {value} (ALTER ROLE ... SET), "
                 f"so that role's sessions do not get the database setting"
                 for role, name, value in shadows if name in database or name in settings
                 and settings[name].explicit]
