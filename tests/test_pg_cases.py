@@ -16,13 +16,13 @@ planning again gives no changes, and running the file a second time changes noth
 
 from __future__ import annotations
 
-import difflib
 import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from helpers import compare_golden
 from pg_helpers import run_plan_file, run_setup
 
 from tuner import load_profile, make_plan, render_plan_file
@@ -47,21 +47,6 @@ def _as_list(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else list(value or [])
 
 
-def _compare_golden(case: Path, body: str) -> None:
-    golden = case / "plan.sql"
-    if UPDATE:
-        golden.write_text(body, encoding="utf-8")
-        return
-    assert golden.is_file(), f"{golden} is missing (run with UPDATE_GOLDEN=1 to create it)"
-    want = golden.read_text(encoding="utf-8")
-    if body != want:
-        delta = "".join(difflib.unified_diff(
-            want.splitlines(keepends=True), body.splitlines(keepends=True),
-            fromfile=f"{case.name}/plan.sql (expected)", tofile="rendered plan body"))
-        pytest.fail(f"plan body differs from {case.name}/plan.sql "
-                    f"(UPDATE_GOLDEN=1 rewrites it):\n{delta}", pytrace=False)
-
-
 @pytest.mark.parametrize("name", CASES)
 def test_pg_case(name: str, pg_url: str, tmp_path: Path) -> None:
     case = CASES_DIR / name
@@ -79,7 +64,7 @@ def test_pg_case(name: str, pg_url: str, tmp_path: Path) -> None:
 
     plan = make_plan(profile, pg_url)
     body = render_body(plan)
-    _compare_golden(case, body.replace(f'"{database_of(pg_url)}"', '"{{database}}"'))
+    compare_golden(case, body.replace(f'"{database_of(pg_url)}"', '"{{database}}"'), UPDATE)
     for text in _as_list(expect.get("warnings")):
         assert any(text in w for w in plan.warnings), f"no warning has {text!r}: {plan.warnings}"
     runtime = {s.name: s.value for s in plan.runtime}

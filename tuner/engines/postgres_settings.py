@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from tuner.engines.sqlite_pragmas import _to_bool
 from tuner.resources import data_dir
 
 CATALOG_FILE = ("postgresql", "settings.json")
@@ -165,15 +166,8 @@ class Guc:
 
 
 def to_bool(value: Any) -> bool:
-    """PostgreSQL's spellings of a boolean (on/off, true/false, yes/no, 1/0)."""
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise ValueError(f"expected a boolean (on/off, true/false, yes/no, 1/0), got {value!r}")
+    """PostgreSQL's spellings of a boolean (on/off, true/false, yes/no, 1/0, t/f, y/n)."""
+    return _to_bool(value, _TRUE, _FALSE)
 
 
 def render_value(value: Any) -> str:
