@@ -86,6 +86,8 @@ def test_unit_normalization(name: str, value: object, canonical: object, base: f
     ("jit", False, False), ("enable_seqscan", "true", True),
     ("wal_level", "Replica", "replica"), ("constraint_exclusion", True, "on"),
     ("random_page_cost", "1.1", 1.1), ("default_statistics_target", "200", 200),
+    ("search_path", "$user,public", '"$user", public'),
+    ("search_path", '"$user", App ,x', '"$user", "App", x'),
 ])
 def test_bool_enum_and_plain_numbers(name: str, value: object, canonical: object) -> None:
     assert catalog()[name].normalize(value) == canonical

@@ -170,6 +170,7 @@ def build_plan(changes: list[Change], actual: State, desired: State, profile: Pr
     for c in _dependencies_first(view_creates, every_view):
         kind = "create_view" if isinstance(c, CreateView) else "replace_view"
         reason = ("view missing" if isinstance(c, CreateView)
+                  else "; ".join(c.differences) if c.current.signature == c.desired.signature
                   else "definition differs: " + "; ".join(c.differences))
         if key(c.name) in in_place:
             reason += " (CREATE OR REPLACE: the old columns are kept, in order)"

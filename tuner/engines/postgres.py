@@ -17,7 +17,13 @@ from tuner.engines.base import StepSpec
 from tuner.engines.postgres_conn import connect, driver, first_line
 from tuner.engines.postgres_inspect import read_state, rows, split_name
 from tuner.engines.postgres_normalize import normalize_indexes, normalize_views
-from tuner.engines.postgres_settings import Guc, catalog, known_guc, render_value
+from tuner.engines.postgres_settings import (
+    Guc,
+    catalog,
+    known_guc,
+    render_value,
+    render_values,
+)
 from tuner.errors import DatabaseError
 from tuner.model import CONNECTION, PERSISTENT, Index, Setting, State, View, key
 from tuner.render import render
@@ -96,14 +102,14 @@ class PostgresEngine:
         for c in changes:
             guc = self._guc(c.setting)
             before, after = _show(c.current), _show(c.desired)
-            value = render_value(c.desired)
+            values = render_values(c.setting, c.desired)
             if guc.apply_by == "database":
                 sql = render(self.name, "alter_database_set", database=self._database,
-                             name=c.setting, value=value)
+                             name=c.setting, values=values)
                 reason = (f"{c.setting}: {before} -> {after} (context {guc.context}: "
                           "ALTER DATABASE, for new sessions of this database)")
             else:
-                sql = render(self.name, "alter_system_set", name=c.setting, value=value)
+                sql = render(self.name, "alter_system_set", name=c.setting, values=values)
                 if guc.apply_by == "restart":
                     reason = (f"{c.setting}: {before} -> {after} (context postmaster: "
                               "ALTER SYSTEM; RESTART REQUIRED to take effect)")

@@ -14,6 +14,7 @@ Booleans become True/False, enums their lower-case name.
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 import re
@@ -35,6 +36,13 @@ TIME_UNITS = {"us": 1, "ms": 1000, "s": 1000**2, "min": 60 * 1000**2, "h": 3600 
 _TRUE = ("on", "true", "yes", "1", "t", "y")
 _FALSE = ("off", "false", "no", "0", "f", "n")
 _QUANTITY = re.compile(r"^\s*(-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([A-Za-z]*)\s*$")
+
+#: Settings whose list elements the server quotes as identifiers (GUC_LIST_QUOTE):
+#: `SET search_path = 'app', 'public'`; one string 'app, public' would be a single element.
+#: pg_settings does not expose the flag (src/backend/utils/misc/guc_tables.c).
+LIST_GUCS = frozenset({"search_path", "temp_tablespaces", "shared_preload_libraries",
+                       "local_preload_libraries", "session_preload_libraries"})
+_PLAIN_IDENT = re.compile(r"[a-z_][a-z0-9_$]*")
 
 #: How each pg_settings.context is applied. `None`: tuner cannot set it at all.
 APPLY_BY = {
@@ -90,6 +98,8 @@ class Guc:
             return self._number(value)
         if isinstance(value, bool):
             return "on" if value else "off"
+        if self.name in LIST_GUCS:
+            return ", ".join(_quote_element(e) for e in list_elements(str(value)))
         return str(value)
 
     def _enum(self, value: Any) -> str:
@@ -170,6 +180,40 @@ def to_bool(value: Any) -> bool:
     return _to_bool(value, _TRUE, _FALSE)
 
 
+def list_elements(text: str) -> list[str]:
+    """The elements of a list setting, unquoted: `"$user", public` -> ['$user', 'public']."""
+    out, buf, quoted, i = [], "", False, 0
+    while i < len(text):
+        ch = text[i]
+        if ch == '"' and quoted and text[i + 1:i + 2] == '"':
+            buf, i = buf + '"', i + 2
+            continue
+        if ch == '"':
+            quoted = not quoted
+        elif ch == "," and not quoted:
+            out.append(buf.strip())
+            buf = ""
+        else:
+            buf += ch
+        i += 1
+    out.append(buf.strip())
+    return [e for e in out if e]
+
+
+def _quote_element(element: str) -> str:
+    """An element as the server writes it back: quoted unless it is a plain identifier."""
+    if _PLAIN_IDENT.fullmatch(element):
+        return element
+    return '"' + element.replace('"', '""') + '"'
+
+
+def render_values(name: str, value: Any) -> list[str]:
+    """The items `SET name = ...` takes for a canonical value: one, or a list's elements."""
+    if name in LIST_GUCS and isinstance(value, str):
+        return list_elements(value)
+    return [render_value(value)]
+
+
 def render_value(value: Any) -> str:
     """A canonical value as the text `SET name = '...'` takes."""
     if isinstance(value, bool):
@@ -208,7 +252,7 @@ def known_guc(name: str, gucs: dict[str, Guc] | None = None) -> Guc:
     if guc is None:
         if "." in name:
             return Guc(name=name, context="user", vartype="string")
-        close = [n for n in gucs if n.startswith(name[:4])][:3]
+        close = difflib.get_close_matches(name.lower(), list(gucs), n=3)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
         raise ValueError(f"unknown PostgreSQL setting {name!r}{hint}")
     if guc.apply_by is None:
