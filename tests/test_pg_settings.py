@@ -18,7 +18,7 @@ from helpers import assert_error_last, run, write
 from pg_helpers import run_plan_file
 
 from tuner import load_profile, make_plan, render_plan_file
-from tuner.engines.postgres_settings import catalog, write_catalog
+from tuner.engines.postgres_settings import catalog, render_value, write_catalog
 from tuner.errors import ProfileError
 from tuner.planfile import render_body
 from tuner.resources import data_dir
@@ -117,7 +117,8 @@ def test_normalization_agrees_with_the_server(pg_url: str) -> None:
                 if raw is None or raw <= 0 or (guc.max_val and raw > guc.max_val):
                     continue
                 canonical = guc.normalize(int(raw))
-                conn.execute(f"SET {guc.name} = '{canonical}'")  # noqa: S608 - catalog names
+                conn.execute("SELECT set_config(%s, %s, false)",
+                             (guc.name, render_value(canonical)))
                 setting = conn.execute("SELECT setting FROM pg_settings WHERE name = %s",
                                        (guc.name,)).fetchone()[0]
                 assert guc.from_server(setting) == canonical, (guc.name, raw, setting)
@@ -160,12 +161,13 @@ def system_setting(pg_admin_url: str) -> Iterator[str]:
     """A GUC a test may ALTER SYSTEM: reset on the server (and reloaded) afterwards, however
     the test ends, since postgresql.auto.conf is shared by everyone using the server."""
     import psycopg
+    from psycopg import sql
 
     names: list[str] = []
     yield names  # type: ignore[misc]
     with psycopg.connect(pg_admin_url, autocommit=True) as conn:
         for name in names:
-            conn.execute(f"ALTER SYSTEM RESET {name}")  # noqa: S608 - a literal name
+            conn.execute(sql.SQL("ALTER SYSTEM RESET {}").format(sql.Identifier(name)))
         conn.execute("SELECT pg_reload_conf()")
 
 
@@ -208,6 +210,7 @@ def test_database_setting_is_read_back_from_pg_db_role_setting(pg_url: str,
     """ALTER DATABASE SET is invisible to the session that ran it: the plan converges because
     inspection reads pg_db_role_setting, and a role-level override is a warning."""
     import psycopg
+    from psycopg import sql
 
     role = f"tuner_test_role_{uuid.uuid4().hex[:8]}"
     database = pg_url.rsplit("/", 1)[1]
@@ -216,15 +219,17 @@ def test_database_setting_is_read_back_from_pg_db_role_setting(pg_url: str,
         run_plan_file(pg_url, render_plan_file(make_plan(profile, pg_url)), tmp_path)
         assert conn.execute("SHOW work_mem").fetchone()[0] == "4MB"   # this session: old
         assert make_plan(profile, pg_url).empty
-        conn.execute(f'CREATE ROLE "{role}"')
+        conn.execute(sql.SQL("CREATE ROLE {}").format(sql.Identifier(role)))
         try:
-            conn.execute(f'ALTER ROLE "{role}" IN DATABASE "{database}" SET work_mem = \'1MB\'')
+            conn.execute(sql.SQL("ALTER ROLE {} IN DATABASE {} SET work_mem = '1MB'").format(
+                sql.Identifier(role), sql.Identifier(database)))
             plan = make_plan(profile, pg_url)
             assert plan.empty
             assert any(f"role {role} overrides it" in w for w in plan.warnings), plan.warnings
         finally:
-            conn.execute(f'ALTER ROLE "{role}" IN DATABASE "{database}" RESET ALL')
-            conn.execute(f'DROP ROLE "{role}"')
+            conn.execute(sql.SQL("ALTER ROLE {} IN DATABASE {} RESET ALL").format(
+                sql.Identifier(role), sql.Identifier(database)))
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
 
 
 def test_missing_psycopg_is_one_line_saying_what_to_install(tmp_path: Path) -> None:
@@ -256,11 +261,12 @@ def test_non_superuser_is_warned_per_setting_it_cannot_apply(pg_url: str,
     """A role without superuser (a managed service's usual lot) gets one warning per setting
     it cannot apply, naming the setting and the privilege; planning itself works."""
     import psycopg
+    from psycopg import sql
 
     role = f"tuner_test_role_{uuid.uuid4().hex[:8]}"
     profile = load_profile(pg_profile(tmp_path, "  work_mem: 64MB\n  checkpoint_warning: 45s\n"))
     with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute(f'CREATE ROLE "{role}" LOGIN')
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
         try:
             as_role = pg_url.replace("postgres@", f"{role}@", 1)
             plan = make_plan(profile, as_role)
@@ -271,4 +277,14 @@ def test_non_superuser_is_warned_per_setting_it_cannot_apply(pg_url: str,
                     f"SYSTEM ON PARAMETER checkpoint_warning, which role {role} lacks") in text
             assert "setting work_mem: ALTER DATABASE SET needs the database's owner" in text
         finally:
-            conn.execute(f'DROP ROLE "{role}"')
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+
+
+def test_bundled_postgres_profile_validates(capsys: pytest.CaptureFixture[str]) -> None:
+    profile = Path(__file__).resolve().parent.parent / "profiles" / "telegram-bot-postgres.yaml"
+    r = run(capsys, "validate", profile)
+    assert r.code == 0 and "(postgresql; 5 indexes, 2 views, 6 queries)" in r.out, r
+    loaded = load_profile(profile)
+    assert loaded.settings["shared_buffers"] == "1GB"
+    assert {q.name for q in loaded.queries} == {q.name for q in load_profile(
+        profile.with_name("telegram-bot.yaml")).queries}
