@@ -15,7 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 from tuner.engines.base import StepSpec
 from tuner.engines.postgres_conn import connect, driver, first_line
-from tuner.engines.postgres_inspect import read_state, rows, split_name
+from tuner.engines.postgres_inspect import (
+    read_blocking_dependents,
+    read_state,
+    rows,
+    split_name,
+)
 from tuner.engines.postgres_normalize import normalize_indexes, normalize_views
 from tuner.engines.postgres_settings import (
     Guc,
@@ -24,7 +29,7 @@ from tuner.engines.postgres_settings import (
     render_value,
     render_values,
 )
-from tuner.errors import DatabaseError
+from tuner.errors import DatabaseError, PlanError
 from tuner.model import CONNECTION, PERSISTENT, Index, Setting, State, View, key
 from tuner.render import render
 
@@ -62,6 +67,7 @@ class PostgresEngine:
         self._database = ""
         self._gucs: dict[str, Guc] = {}
         self._partitioned: set[str] = set()
+        self._blocking: dict[str, list[str]] = {}
 
     # -- settings ---------------------------------------------------------------------------
     def normalize_setting(self, name: str, value: Any) -> Any:
@@ -141,6 +147,7 @@ class PostgresEngine:
             try:
                 self._database = conn.execute("SELECT current_database()").fetchone()[0]
                 state, self._partitioned, self._gucs = read_state(conn)
+                self._blocking = read_blocking_dependents(conn)
             except psycopg.Error as exc:
                 raise DatabaseError(_redacted(target), f"cannot inspect: {first_line(exc)}") \
                     from None
@@ -170,7 +177,15 @@ class PostgresEngine:
         return render(self.name, "create_view", view=view, schema=schema, name=name, temp=False)
 
     def drop_view_sql(self, view: View) -> str:
-        """`DROP VIEW IF EXISTS schema.name;` (never CASCADE: dependents are planned)."""
+        """`DROP VIEW IF EXISTS schema.name;` (never CASCADE: dependent views are planned).
+        A materialized view that reads it is a PlanError: tuner does not manage those, and
+        never drops what it cannot recreate."""
+        blocking = self._blocking.get(key(view.name))
+        if blocking:
+            raise PlanError(f"view {view.name} must be dropped and created again, but the "
+                            f"materialized view {', '.join(blocking)} reads it and tuner "
+                            "does not drop what it cannot recreate: drop it first, or keep "
+                            "the view's columns so that CREATE OR REPLACE VIEW can do")
         schema, name = split_name(view.name)
         return render(self.name, "drop_view", schema=schema, name=name)
 

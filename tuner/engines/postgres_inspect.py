@@ -194,6 +194,15 @@ def read_views(conn: Any, temp: bool = False) -> dict[str, View]:
     return {key(v.name): v for v in views}
 
 
+def read_blocking_dependents(conn: Any) -> dict[str, list[str]]:
+    """Per view key, the materialized views that read it (a view tuner may not drop)."""
+    out: dict[str, list[str]] = {}
+    for r in rows(conn, "blocking_dependents"):
+        out.setdefault(key(display_name(r["schema"], r["name"])), []).append(
+            display_name(r["dependent_schema"], r["dependent"]))
+    return out
+
+
 def read_state(conn: Any) -> tuple[State, set[str], dict[str, Guc]]:
     """The whole State, the keys of partitioned tables and the server's GUC catalog."""
     settings, gucs, warnings = read_settings(conn)
