@@ -104,6 +104,11 @@ def test_one_line_errors(capsys: pytest.CaptureFixture[str], bot_url: str,
                                            "    columns: [date]\n")
     assert_error_last(run(capsys, "plan", taken, "--db", bot_url),
                       "indexes[0].name", "taken by the table users")
+    owned = write(tmp_path / "owned.yaml", "profile: p\nversion: 1\nengine: postgresql\n"
+                                           "indexes:\n  - name: users_pkey\n    table: users\n"
+                                           "    columns: [username]\n")
+    assert_error_last(run(capsys, "plan", owned, "--db", bot_url),
+                      "indexes[0].name", "PRIMARY KEY constraint on users")
     sqlite_profile = ROOT / "profiles" / "telegram-bot.yaml"
     assert_error_last(run(capsys, "plan", sqlite_profile, "--db", bot_url),
                       "is for engine sqlite", "postgresql database")

@@ -63,6 +63,11 @@ def _declared_index(profile: Profile, i: int, index: Index, actual: State) -> In
                             f"schema ({schema}), not {ix_schema}")
     name = display_name(schema, ix_name)
     other = _taken(actual).get(key(name))
+    live = actual.indexes.get(key(name))
+    if live is not None and live.owned_by_engine:
+        other = (f"index of the {'PRIMARY KEY' if live.origin == 'pk' else 'UNIQUE'} "
+                 f"constraint on {live.table}" if live.origin in ("pk", "u")
+                 else f"partition index on {live.table}")
     if other:
         raise profile.error(("indexes", i, "name"), f"{what}: the name is taken by the "
                             f"{other} in the database")
