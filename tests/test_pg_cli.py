@@ -109,6 +109,11 @@ def test_one_line_errors(capsys: pytest.CaptureFixture[str], bot_url: str,
                                            "    columns: [username]\n")
     assert_error_last(run(capsys, "plan", owned, "--db", bot_url),
                       "indexes[0].name", "PRIMARY KEY constraint on users")
+    long = write(tmp_path / "long.yaml", "profile: p\nversion: 1\nengine: postgresql\n"
+                                         f"views:\n  - name: {'v' * 64}\n"
+                                         "    sql: SELECT 1 AS one\n")
+    assert_error_last(run(capsys, "plan", long, "--db", bot_url),
+                      "views[0].name", "63-byte limit")
     sqlite_profile = ROOT / "profiles" / "telegram-bot.yaml"
     assert_error_last(run(capsys, "plan", sqlite_profile, "--db", bot_url),
                       "is for engine sqlite", "postgresql database")

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from tuner.profile import Profile
 
 TEMP_SCHEMA = "pg_temp"
+MAX_NAME_BYTES = 63
 
 
 def _taken(actual: State) -> dict[str, str]:
@@ -52,6 +53,14 @@ def _column(profile: Profile, where: tuple, name: str, table: Table, what: str) 
     raise profile.error(where, f"{what}: column {name!r} does not exist in table {table.name}")
 
 
+def _check_length(profile: Profile, where: tuple, name: str, what: str) -> None:
+    """PostgreSQL truncates longer names to 63 bytes (NAMEDATALEN - 1): the object would never
+    be found under the profile's name again."""
+    if len(name.encode()) > MAX_NAME_BYTES:
+        raise profile.error(where, f"{what}: the name is longer than PostgreSQL's "
+                                   f"{MAX_NAME_BYTES}-byte limit; the server would truncate it")
+
+
 def _declared_index(profile: Profile, i: int, index: Index, actual: State) -> Index:
     """The profile's index with its names resolved against the live table."""
     what = f"index {index.name}"
@@ -61,6 +70,7 @@ def _declared_index(profile: Profile, i: int, index: Index, actual: State) -> In
     if "." in index.name and ix_schema != schema:
         raise profile.error(("indexes", i, "name"), f"{what}: an index lives in its table's "
                             f"schema ({schema}), not {ix_schema}")
+    _check_length(profile, ("indexes", i, "name"), ix_name, what)
     name = display_name(schema, ix_name)
     other = _taken(actual).get(key(name))
     live = actual.indexes.get(key(name))
@@ -124,6 +134,7 @@ def normalize_views(conn: Any, profile: Profile, actual: State,
     pending: list[tuple[int, View]] = []
     for i, view in enumerate(profile.views):
         name = display_name(*split_name(view.name))
+        _check_length(profile, ("views", i, "name"), split_name(name)[1], f"view {view.name}")
         if key(name) in taken:
             raise profile.error(("views", i, "name"), f"view {view.name}: the name is taken "
                                 f"by the {taken[key(name)]} in the database")
