@@ -128,9 +128,9 @@ def read_tables(conn: Any) -> tuple[dict[str, Table], set[str], frozenset[str]]:
     tables, partitioned, analyzed = {}, set(), set()
     for r in rows(conn, "tables"):
         name = display_name(r["schema"], r["name"])
-        tables[key(name)] = Table(name=name, columns=tuple(c.split(" ", 1)[0]
-                                                           for c in r["columns"]),
-                                  sql="\n".join(r["columns"]),
+        tables[key(name)] = Table(name=name, columns=tuple(r["columns"]),
+                                  sql="\n".join(f"{c} {t}" for c, t in zip(
+                                      r["columns"], r["types"], strict=True)),
                                   rows=int(r["reltuples"]) if r["reltuples"] >= 0 else None)
         if r["relkind"] == "p":
             partitioned.add(key(name))

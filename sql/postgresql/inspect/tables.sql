@@ -3,10 +3,15 @@
 -- VACUUM, PostgreSQL 14+).
 SELECT n.nspname AS schema, c.relname AS name, c.relkind::text AS relkind,
        c.reltuples::bigint AS reltuples,
-       ARRAY(SELECT a.attname::text || ' ' || pg_catalog.format_type(a.atttypid, a.atttypmod)
+       ARRAY(SELECT a.attname::text FROM pg_catalog.pg_attribute a
+             WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+             ORDER BY a.attnum) AS columns,
+       ARRAY(SELECT pg_catalog.format_type(a.atttypid, a.atttypmod)
+                    || CASE WHEN a.attcollation <> 0 THEN ' ' || a.attcollation::regcollation::text
+                            ELSE '' END
              FROM pg_catalog.pg_attribute a
              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-             ORDER BY a.attnum) AS columns
+             ORDER BY a.attnum) AS types
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p')
