@@ -3,6 +3,7 @@ schema, data and pragmas to prove what changed and what did not."""
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import sqlite3
@@ -119,3 +120,20 @@ def wal_demo_db(path: Path, participants: int) -> Path:
     conn.execute("PRAGMA journal_mode=wal")
     conn.close()
     return path
+
+
+def compare_golden(case: Path, body: str, update: bool) -> None:
+    """Compare a rendered plan body with the case's plan.sql, or rewrite it when `update`
+    (UPDATE_GOLDEN=1); a difference fails with a unified diff."""
+    golden = case / "plan.sql"
+    if update:
+        golden.write_text(body, encoding="utf-8")
+        return
+    assert golden.is_file(), f"{golden} is missing (run with UPDATE_GOLDEN=1 to create it)"
+    want = golden.read_text(encoding="utf-8")
+    if body != want:
+        delta = "".join(difflib.unified_diff(
+            want.splitlines(keepends=True), body.splitlines(keepends=True),
+            fromfile=f"{case.name}/plan.sql (expected)", tofile="rendered plan body"))
+        pytest.fail(f"plan body differs from {case.name}/plan.sql "
+                    f"(UPDATE_GOLDEN=1 rewrites it):\n{delta}", pytrace=False)

@@ -21,7 +21,6 @@ and no table loses or gains a row, no table or trigger disappears.
 
 from __future__ import annotations
 
-import difflib
 import os
 import shutil
 import sqlite3
@@ -31,6 +30,7 @@ from typing import Any
 
 import pytest
 import yaml
+from helpers import compare_golden
 
 from tuner import load_profile, make_plan, render_plan_file
 from tuner.errors import TunerError
@@ -106,21 +106,6 @@ def _assert_converged(profile: Any, db: Path, expect: dict[str, Any], when: str)
         assert _pragma(db, name) == value, f"{when}: PRAGMA {name}"
 
 
-def _compare_golden(case: Path, body: str) -> None:
-    golden = case / "plan.sql"
-    if UPDATE:
-        golden.write_text(body, encoding="utf-8")
-        return
-    assert golden.is_file(), f"{golden} is missing (run with UPDATE_GOLDEN=1 to create it)"
-    want = golden.read_text(encoding="utf-8")
-    if body != want:
-        delta = "".join(difflib.unified_diff(
-            want.splitlines(keepends=True), body.splitlines(keepends=True),
-            fromfile=f"{case.name}/plan.sql (expected)", tofile="rendered plan body"))
-        pytest.fail(f"plan body differs from {case.name}/plan.sql "
-                    f"(UPDATE_GOLDEN=1 rewrites it):\n{delta}", pytrace=False)
-
-
 @pytest.mark.parametrize("name", CASES)
 def test_case(name: str, tmp_path: Path) -> None:
     case = CASES_DIR / name
@@ -140,7 +125,7 @@ def test_case(name: str, tmp_path: Path) -> None:
     db = tmp_path / "db.db"
     shutil.copyfile(start, db)
     plan = make_plan(profile, str(db))
-    _compare_golden(case, render_body(plan))
+    compare_golden(case, render_body(plan), UPDATE)
     for text in _as_list(expect.get("warnings")):
         assert any(text in w for w in plan.warnings), f"no warning has {text!r}: {plan.warnings}"
     for text in _as_list(expect.get("not_warnings")):

@@ -239,10 +239,12 @@ def _bad_input_setup(kind: str, tmp_path: Path) -> tuple[list[str], Path | None,
         url = "postgresql://user@localhost/bot"
         return ["plan", BOT, "--db", url], None, ["engine sqlite", url, "postgresql"]
     if kind == "postgres-url":
-        return (["plan", str(pg), "--db", "postgresql://user@localhost/bot"], None,
-                ["PostgreSQL", "not available"])
+        url = "postgresql://user:secret@127.0.0.1:1/bot"   # nothing listens on port 1
+        return (["plan", str(pg), "--db", url], None,
+                ["postgresql://user:***@127.0.0.1:1/bot", "cannot connect"])
     if kind == "inspect-postgres-url":
-        return ["inspect", "--db", "postgres://localhost/bot"], None, ["PostgreSQL"]
+        return (["inspect", "--db", "postgres://127.0.0.1:1/bot"], None,
+                ["postgres://127.0.0.1:1/bot", "cannot connect"])
     if kind == "missing-profile":
         db = make_db(tmp_path / "small.db", SMALL)
         prof = tmp_path / "absent.yaml"

@@ -68,7 +68,8 @@ CASES = {
         3, "bogus", "unknown key (allowed: description, engine, extends, indexes"),
     "unknown-index-key": (
         HEAD + "indexes:\n  - name: i\n    table: t\n    columns: [a]\n    colums: [b]\n",
-        8, "indexes[0].colums", "unknown key (allowed: columns, comment, name, table"),
+        8, "indexes[0].colums",
+        "unknown key (allowed: columns, comment, include, method, name, table"),
     "version-type": (
         "profile: p\nversion: one\nengine: sqlite\n",
         2, "version", "'one' is not of type 'integer'"),

@@ -65,7 +65,7 @@ def _diff_keyed(actual: Mapping[str, Any], desired: Mapping[str, Any], prune: bo
         elif want is None:
             if prune and not getattr(have, "owned_by_engine", False):
                 out.append(drop(have))
-        elif have.signature != want.signature:
+        elif have.signature != want.signature or not getattr(have, "valid", True):
             out.append(replace(have, want))
     return out
 
@@ -88,7 +88,10 @@ def view_differences(have: View, want: View) -> tuple[str, ...]:
     hs, ws = have.signature or (None, None), want.signature or (None, None)
     diffs = []
     if hs[1] != ws[1]:
-        diffs.append(f"columns {_view_columns(have)} -> {_view_columns(want)}")
+        before, after = _view_columns(have), _view_columns(want)
+        if before == after:  # the names are the same: the signature's columns say what differs
+            before, after = _signature_columns(hs[1]), _signature_columns(ws[1])
+        diffs.append(f"columns {before} -> {after}")
     if hs[0] != ws[0]:
         diffs.append("query differs")
     return tuple(diffs) or ("definition differs",)
@@ -99,10 +102,19 @@ def _view_columns(view: View) -> str:
     return "(" + ", ".join(view.columns) + ")" if view.columns else "(from SELECT)"
 
 
+def _signature_columns(columns: Any) -> str:
+    """A signature's column list, `(event_id integer, n bigint)` where it holds types."""
+    items = [" ".join(c) if isinstance(c, (tuple, list)) else str(c) for c in columns or ()]
+    return "(" + ", ".join(items) + ")"
+
+
 def index_differences(have: Index, want: Index) -> tuple[str, ...]:
     """What differs between two indexes, as short phrases for a step's reason."""
     hs, ws = have.signature or (), want.signature or ()
     out = []
+    if not have.valid:
+        out.append("the live index is INVALID (indisvalid = false: a failed concurrent build "
+                   "left it; queries never use it and IF NOT EXISTS would skip it)")
     if have.table.lower() != want.table.lower():
         out.append(f"table {have.table} -> {want.table}")
     if have.unique != want.unique:
@@ -113,4 +125,8 @@ def index_differences(have: Index, want: Index) -> tuple[str, ...]:
                    else "key order or collation differs")
     if len(hs) > 3 and len(ws) > 3 and hs[3] != ws[3]:
         out.append(f"where {have.where or '(none)'} -> {want.where or '(none)'}")
+    if have.include != want.include:
+        out.append(f"include ({', '.join(have.include)}) -> ({', '.join(want.include)})")
+    if (have.method or "btree") != (want.method or "btree"):
+        out.append(f"method {have.method or 'btree'} -> {want.method or 'btree'}")
     return tuple(out) or ("definition differs",)

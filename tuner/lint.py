@@ -95,7 +95,13 @@ def low_cardinality(index: Index, actual: State) -> list[str]:
     return []
 
 
+#: A concurrent build this long is worth a note: it waits for older transactions, twice.
+CONCURRENT_NOTE_SECONDS = 10.0
+
+
 def _slow_builds(profile: Profile, steps: tuple[Step, ...], engine: Engine) -> list[str]:
+    if engine.concurrent_index_builds:   # the build does not hold a write lock
+        return _long_concurrent_builds(steps, engine)
     busy_ms = int(profile.settings.get("busy_timeout", 0) or 0)
     out = []
     for step in steps:
@@ -108,4 +114,21 @@ def _slow_builds(profile: Profile, steps: tuple[Step, ...], engine: Engine) -> l
                        f"{seconds:.1f} s, longer than busy_timeout ({busy_ms} ms); the "
                        "application cannot write while it runs, so its writes will fail "
                        "with 'database is locked': apply in a quiet period")
+    return out
+
+
+def _long_concurrent_builds(steps: tuple[Step, ...], engine: Engine) -> list[str]:
+    """CREATE INDEX CONCURRENTLY lets writes go on, but scans the table twice and waits for
+    every transaction older than it: a long build is worth planning for, not a lock alarm."""
+    out = []
+    for step in steps:
+        if step.kind not in ("create_index", "replace_index") or not step.rows:
+            continue
+        seconds = engine.index_build_seconds(step.change.desired,  # type: ignore[union-attr]
+                                             step.rows)
+        if seconds >= CONCURRENT_NOTE_SECONDS:
+            out.append(f"index {step.object}: building it over ~{step.rows:,} rows takes about "
+                       f"{seconds:.0f} s; writes go on meanwhile, but the build first waits "
+                       "for every older transaction to end, so a long-running transaction "
+                       "delays it")
     return out

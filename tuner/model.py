@@ -22,11 +22,19 @@ def key(name: str) -> str:
 
 @dataclass(frozen=True)
 class Setting:
-    """One engine setting. `scope` is PERSISTENT (lives in the database) or CONNECTION."""
+    """One engine setting. `scope` is PERSISTENT (lives in the database) or CONNECTION.
+
+    Inspection may add where the value comes from (`source`), the value the server runs now
+    when that differs until a reload or restart (`running`), and whether it is set explicitly
+    at the level tuner manages (`explicit`: only those go into `tuner inspect`'s profile and a
+    plan's prior state; a value the engine merely defaults to is not)."""
 
     name: str
     value: Any
     scope: str = PERSISTENT
+    source: str | None = None
+    running: Any = None
+    explicit: bool = True
 
 
 @dataclass(frozen=True)
@@ -53,7 +61,9 @@ class IndexColumn:
 class Index:
     """An index. `origin` is 'c' for CREATE INDEX, 'u' for UNIQUE and 'pk' for PRIMARY KEY
     constraints: those belong to the engine and are never created, dropped or replaced.
-    `signature` is the engine's canonical structure, the only thing compared."""
+    `signature` is the engine's canonical structure, the only thing compared. `include` (non-key
+    columns), `method` (None: the engine's default) and `valid` (False for an index a failed
+    build left unusable) are PostgreSQL's; SQLite leaves the defaults."""
 
     name: str
     table: str
@@ -63,6 +73,9 @@ class Index:
     origin: str = "c"
     sql: str | None = None
     signature: tuple | None = None
+    include: tuple[str, ...] = ()
+    method: str | None = None
+    valid: bool = True
 
     @property
     def owned_by_engine(self) -> bool:
@@ -114,7 +127,9 @@ class State:
 
     `stats` maps an index key to its statistics row (sqlite_stat1 numbers); `analyzed` holds
     the keys of tables that have any statistics at all. `objects` maps `type:name` to a hash
-    of each schema object's definition: the prior state a saved plan carries."""
+    of each schema object's definition: the prior state a saved plan carries. `warnings` are
+    what inspection or normalization noticed that a plan must report (an invalid index, a
+    role-level setting shadowing the database's)."""
 
     engine: str
     settings: Mapping[str, Setting] = field(default_factory=dict)
@@ -125,3 +140,4 @@ class State:
     stats: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
     analyzed: frozenset[str] = frozenset()
     objects: Mapping[str, str] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()

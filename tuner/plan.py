@@ -31,7 +31,7 @@ from tuner.profile import Profile
 
 SYMBOLS = {"create_index": "+", "create_view": "+", "drop_index": "-", "drop_view": "-",
            "replace_index": "~", "replace_view": "~", "set_setting": "!", "set_pragma": "!",
-           "restore_trigger": "~", "vacuum": "*", "analyze": "*"}
+           "restore_trigger": "~", "vacuum": "*", "analyze": "*", "reload": "!"}
 PHASES = {1: "transactional DDL, all or nothing", 2: "settings that cannot run inside a "
           "transaction", 3: "statistics"}
 MAINTENANCE = ("analyze",)
@@ -80,6 +80,9 @@ class Plan:
     unmanaged: tuple[str, ...]
     prior: dict[str, Any]
     desired: dict[str, Any]
+    #: The engine's title of each phase, and the heading of the runtime settings.
+    phase_titles: dict[int, str] = field(default_factory=lambda: dict(PHASES))
+    runtime_note: str = ""
 
     @property
     def empty(self) -> bool:
@@ -111,7 +114,7 @@ def prior_state(actual: State) -> dict[str, Any]:
     """What a saved plan records of the database it was made for: a hash per schema object and
     the persistent settings (statistics and tuner's own tables excluded)."""
     return {"objects": dict(sorted(actual.objects.items())),
-            "settings": {k: s.value for k, s in sorted(actual.settings.items())}}
+            "settings": {k: s.value for k, s in sorted(actual.settings.items()) if s.explicit}}
 
 
 def jsonable(value: Any) -> Any:
@@ -134,15 +137,22 @@ def build_plan(changes: list[Change], actual: State, desired: State, profile: Pr
             rows: int | None = None) -> None:
         specs.append((phase, spec, change, rows))
 
-    view_drops = [c for c in changes if isinstance(c, (DropView, ReplaceView))]
+    ddl_tx = engine.transactional_ddl
+    extra, rebuilt = _bound_dependents(changes, actual, desired, engine)
+    changes = changes + extra
+    in_place = {key(c.name) for c in changes if isinstance(c, ReplaceView)
+                and key(c.name) not in rebuilt and engine.view_replaceable(c.current, c.desired)}
+    view_drops = [c for c in changes if isinstance(c, DropView)
+                  or isinstance(c, ReplaceView) and key(c.name) not in in_place]
     for c in _dependents_first(view_drops, actual):
         add(1, _view_drop_spec(c, actual, engine), c if isinstance(c, DropView) else None)
     for c in changes:
         if isinstance(c, (DropIndex, ReplaceIndex)):
             reason = ("not declared in the profile (prune: true)" if isinstance(c, DropIndex)
                       else "definition differs: " + "; ".join(c.differences))
+            reason += _note(engine.index_step_note(c.current))
             add(1, StepSpec("drop_index", c.current.name, (engine.drop_index_sql(c.current),),
-                            reason, True, isinstance(c, DropIndex)),
+                            reason, ddl_tx, isinstance(c, DropIndex)),
                 c if isinstance(c, DropIndex) else None)
     touched_tables: dict[str, str] = {}
     for c in changes:
@@ -152,15 +162,20 @@ def build_plan(changes: list[Change], actual: State, desired: State, profile: Pr
             kind = "create_index" if isinstance(c, CreateIndex) else "replace_index"
             reason = ("index missing" if isinstance(c, CreateIndex)
                       else "definition differs: " + "; ".join(c.differences))
+            reason += _note(engine.index_step_note(c.desired))
             add(1, StepSpec(kind, c.desired.name, (engine.create_index_sql(c.desired),),
-                            reason, True), c, rows)
+                            reason, ddl_tx), c, rows)
     view_creates = [c for c in changes if isinstance(c, (CreateView, ReplaceView))]
-    for c in _dependencies_first(view_creates, desired):
+    every_view = State(engine=desired.engine, views={**actual.views, **desired.views})
+    for c in _dependencies_first(view_creates, every_view):
         kind = "create_view" if isinstance(c, CreateView) else "replace_view"
         reason = ("view missing" if isinstance(c, CreateView)
+                  else "; ".join(c.differences) if c.current.signature == c.desired.signature
                   else "definition differs: " + "; ".join(c.differences))
+        if key(c.name) in in_place:
+            reason += " (CREATE OR REPLACE: the old columns are kept, in order)"
         add(1, StepSpec(kind, c.desired.name, (engine.create_view_sql(c.desired),), reason,
-                        True), c)
+                        ddl_tx), c)
         if isinstance(c, ReplaceView):
             for trig in _triggers_of(c.current, actual):
                 add(1, StepSpec("restore_trigger", trig.name, (trig.sql.rstrip(";") + ";",),
@@ -175,15 +190,18 @@ def build_plan(changes: list[Change], actual: State, desired: State, profile: Pr
     phase2, warnings = engine.settings_steps(deferred, actual, profile)
     by_setting = {c.setting: c for c in deferred}
     for spec in phase2:
-        change = by_setting.pop(spec.object, None) if spec.kind == "set_pragma" else None
+        change = (by_setting.pop(spec.object, None)
+                  if spec.kind in ("set_pragma", "set_setting") else None)
         add(2, spec, change)
     if profile.analyze and specs:
         changed = set(touched_tables)        # tables whose indexes this plan changes
         for index in desired.indexes.values():
             if key(index.table) not in actual.analyzed:
                 touched_tables.setdefault(key(index.table), index.table)
+        statistics_sql = (engine.vacuum_analyze_sql if profile.vacuum == "analyze"
+                          else engine.analyze_sql)
         for k in sorted(touched_tables):
-            add(3, StepSpec("analyze", touched_tables[k], (engine.analyze_sql(touched_tables[k]),),
+            add(3, StepSpec("analyze", touched_tables[k], (statistics_sql(touched_tables[k]),),
                             "refresh planner statistics after index changes"
                             if k in changed else
                             "the table has managed indexes and no statistics", False))
@@ -203,7 +221,8 @@ def build_plan(changes: list[Change], actual: State, desired: State, profile: Pr
             warnings.append(f"prune drops view {c.current.name}, and SQLite deletes its "
                             f"INSTEAD OF triggers with it: {', '.join(t.name for t in lost)}; "
                             "declare the view to keep them")
-    warnings = lint(profile, actual, desired, steps, engine) + warnings
+    warnings = (list(actual.warnings) + list(desired.warnings)
+                + lint(profile, actual, desired, steps, engine) + warnings)
     idx, views = unmanaged(actual, desired)
     return Plan(
         engine=engine.name, target=target, profile_name=profile.name,
@@ -220,7 +239,43 @@ def build_plan(changes: list[Change], actual: State, desired: State, profile: Pr
                                     "signature": jsonable(v.signature)}
                            for v in desired.views.values()},
                  "prune": profile.prune},
+        phase_titles=dict(engine.phase_titles), runtime_note=engine.runtime_note,
     )
+
+
+def _note(text: str) -> str:
+    return f" ({text})" if text else ""
+
+
+def _bound_dependents(changes: list[Change], actual: State, desired: State,
+                      engine: Engine) -> tuple[list[Change], set[str]]:
+    """Where a view is bound to the views it reads (PostgreSQL), dropping a view needs every
+    live view that reads it, directly or not, dropped first and created again after: declared
+    ones from the profile, the others verbatim from their live definition. Never CASCADE.
+    Returns the extra changes and the keys of every view that must be dropped and created
+    (not replaced in place)."""
+    if not engine.views_bind_dependents:
+        return [], set()
+    planned = {key(c.name): c for c in changes if isinstance(c, (DropView, ReplaceView))}
+    todo = [k for k, c in planned.items() if isinstance(c, DropView)
+            or not engine.view_replaceable(c.current, c.desired)]
+    rebuilt = set(todo)
+    extra: list[Change] = []
+    while todo:
+        gone = todo.pop()
+        for k, view in sorted(actual.views.items()):
+            if gone not in view.depends_on or k in rebuilt:
+                continue
+            rebuilt.add(k)
+            todo.append(k)
+            if k in planned:
+                continue
+            want = desired.views.get(k, view)
+            source = "as declared" if k in desired.views else "verbatim, as it is now"
+            extra.append(ReplaceView(view, want, (f"reads view {actual.views[gone].name}, "
+                                                  "which is dropped and created again; "
+                                                  f"recreated {source}",)))
+    return extra, rebuilt
 
 
 def _view_drop_spec(c: DropView | ReplaceView, actual: State, engine: Engine) -> StepSpec:
@@ -230,9 +285,10 @@ def _view_drop_spec(c: DropView | ReplaceView, actual: State, engine: Engine) ->
         if triggers:
             reason += "; also drops its INSTEAD OF triggers " + ", ".join(triggers)
         return StepSpec("drop_view", c.current.name, (engine.drop_view_sql(c.current),),
-                        reason, True, True)
+                        reason, engine.transactional_ddl, True)
     return StepSpec("drop_view", c.current.name, (engine.drop_view_sql(c.current),),
-                    "replaced: dropped before it is created again", True)
+                    "replaced: dropped before it is created again",
+                    engine.transactional_ddl)
 
 
 def _triggers_of(view: View, actual: State) -> list:

@@ -65,14 +65,21 @@ def body_hash(body: str) -> str:
 
 
 def render_body(plan: Plan) -> str:
-    """The executable part of the plan: three phases of marked, idempotent statements."""
+    """The executable part of the plan: three phases of marked, idempotent statements. A phase
+    is wrapped in the engine's BEGIN ... COMMIT only when every one of its steps may run in a
+    transaction (never on PostgreSQL, whose CONCURRENTLY steps refuse one), so the file runs
+    as reviewed (`sqlite3 -bail`, `psql -v ON_ERROR_STOP=1 -f`)."""
     phases = []
+    titles = plan.phase_titles or PHASES
     for number in (1, 2, 3):
         steps = [s for s in plan.steps if s.phase == number]
         if steps:
-            phases.append({"number": number, "title": PHASES[number], "steps": steps,
-                           "transactional": number == 1})
-    text = environment().get_template("common/plan_body.sql.j2").render(phases=phases)
+            phases.append({"number": number, "title": titles.get(number, PHASES[number]),
+                           "steps": steps,
+                           "transactional": number == 1 and all(s.transactional
+                                                                 for s in steps)})
+    text = environment().get_template("common/plan_body.sql.j2").render(
+        phases=phases, begin=render(plan.engine, "begin"))
     return text.strip() + "\n"
 
 
@@ -127,7 +134,7 @@ def parse_plan_file(text: str) -> PlanFile:
 
 
 STEP_MARK = "-- tuner:step "
-_STRUCTURE = ("BEGIN IMMEDIATE;", "COMMIT;")
+_STRUCTURE = ("BEGIN IMMEDIATE;", "BEGIN;", "COMMIT;")
 
 
 def parse_steps(body: str) -> list[FileStep]:

@@ -280,6 +280,9 @@ def _build(data: dict, origins: dict, path: str) -> Profile:
     indexes = []
     for i, spec in enumerate(data.get("indexes") or []):
         _check_name(spec["name"], ("indexes", i, "name"), names, fail)
+        for feature in ("include", "method"):
+            if feature in spec and feature not in engine.index_features:
+                raise fail(("indexes", i, feature), f"not supported by engine {engine_name}")
         indexes.append(_index(spec, ("indexes", i), fail))
     views = []
     for i, spec in enumerate(data.get("views") or []):
@@ -297,6 +300,9 @@ def _build(data: dict, origins: dict, path: str) -> Profile:
         queries.append(Query(spec["name"], spec["sql"].strip(), params, spec.get("description")))
 
     maintenance = data.get("maintenance") or {}
+    if maintenance.get("vacuum", "auto") not in engine.vacuum_modes:
+        raise fail(("maintenance", "vacuum"), f"{maintenance['vacuum']!r} is not supported by "
+                   f"engine {engine_name} (use {', '.join(engine.vacuum_modes)})")
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
     return Profile(
         name=data["profile"],
@@ -339,8 +345,11 @@ def _index(spec: dict, where: Path_, fail: Any) -> Index:
     cond = spec.get("where")
     if cond is not None:
         cond = _check_fragment(cond, where + ("where",), fail)
+    method = spec.get("method")
     return Index(name=spec["name"], table=spec["table"], columns=tuple(columns),
-                 unique=bool(spec.get("unique", False)), where=cond)
+                 unique=bool(spec.get("unique", False)), where=cond,
+                 include=tuple(spec.get("include") or ()),
+                 method=None if method in (None, "btree") else method)
 
 
 def _check_fragment(text: str, where: Path_, fail: Any) -> str:

@@ -20,7 +20,7 @@ COLORS = {"+": "green", "-": "red", "~": "yellow", "!": "cyan", "*": "blue"}
 LABELS = {"create_index": "index", "replace_index": "index", "drop_index": "index",
           "create_view": "view", "replace_view": "view", "drop_view": "view",
           "restore_trigger": "trigger", "set_setting": "setting", "set_pragma": "setting",
-          "analyze": "analyze", "vacuum": "vacuum"}
+          "analyze": "analyze", "vacuum": "vacuum", "reload": "reload"}
 
 
 def plan_summary_line(plan: Plan) -> str:
@@ -53,7 +53,7 @@ def plan_text(plan: Plan) -> str:
            f"{plan.target} ({plan.engine})", ""]
     if plan.empty:
         out.append("No changes. The database matches the profile.")
-    for number, title in PHASES.items():
+    for number, title in (plan.phase_titles or PHASES).items():
         steps = [s for s in plan.steps if s.phase == number]
         if steps:
             out.append(f"Phase {number}: {title}")
@@ -62,8 +62,8 @@ def plan_text(plan: Plan) -> str:
     if not plan.empty:
         out.append(click.style(plan_summary_line(plan), bold=True))
     if plan.runtime:
-        out += ["", "Runtime settings (per connection, applied by tuner.runtime on every "
-                    "connection; never planned, never drift):"]
+        out += ["", plan.runtime_note or "Runtime settings (per connection, applied by "
+                    "tuner.runtime on every connection; never planned, never drift):"]
         out += [f"  {s.name} = {_value(s.value)}" for s in plan.runtime]
     if plan.unmanaged:
         out += ["", "Unmanaged (not in the profile, left alone; prune: true would drop them):"]
@@ -105,7 +105,7 @@ def state_as_profile(state: State, name: str, settings_key: str) -> dict[str, An
         "profile": _profile_name(name),
         "version": 1,
         "engine": state.engine,
-        settings_key: {k: s.value for k, s in state.settings.items()},
+        settings_key: {k: s.value for k, s in state.settings.items() if s.explicit},
     }
     indexes = [_index_entry(i) for _, i in sorted(state.indexes.items())
                if not i.owned_by_engine]
@@ -139,6 +139,10 @@ def _index_entry(index: Index) -> dict[str, Any]:
     out: dict[str, Any] = {"name": index.name, "table": index.table, "columns": columns}
     if index.unique:
         out["unique"] = True
+    if index.include:
+        out["include"] = list(index.include)
+    if index.method:
+        out["method"] = index.method
     if index.where:
         out["where"] = index.where
     return out

@@ -105,6 +105,18 @@ class Engine(Protocol):
     settings_key: str
     #: The DDL of a plan can run in one transaction (SQLite: yes; CONCURRENTLY: no).
     transactional_ddl: bool
+    #: Index builds let writes go on (CONCURRENTLY): no lock-wait warning for long builds.
+    concurrent_index_builds: bool
+    #: Dropping a view needs the views that read it handled first (PostgreSQL binds them).
+    views_bind_dependents: bool
+    #: The title of each plan phase (1 DDL, 2 settings, 3 statistics) for this engine.
+    phase_titles: dict[int, str]
+    #: The heading under which a plan lists the per-connection (runtime) settings.
+    runtime_note: str
+    #: Index options beyond the common ones the profile may use (`include`, `method`).
+    index_features: frozenset[str]
+    #: The values `maintenance.vacuum` may take.
+    vacuum_modes: tuple[str, ...]
 
     def normalize_setting(self, name: str, value: Any) -> Any:
         """Canonical value of a setting, or ValueError naming what is accepted."""
@@ -146,6 +158,15 @@ class Engine(Protocol):
 
     def analyze_sql(self, table: str) -> str:
         """The statement that refreshes one table's planner statistics."""
+
+    def vacuum_analyze_sql(self, table: str) -> str:
+        """VACUUM and statistics for one table (`maintenance.vacuum: analyze`)."""
+
+    def index_step_note(self, index: Index) -> str:
+        """A note for the reason of a step on `index` (why it runs differently), or ''."""
+
+    def view_replaceable(self, current: View, desired: View) -> bool:
+        """True when `desired` can replace `current` in place (CREATE OR REPLACE VIEW)."""
 
     # -- apply, history, restore ----------------------------------------------------------
     def apply_session(self, target: str, options: ApplyOptions) -> ApplySession:

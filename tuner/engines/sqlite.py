@@ -42,6 +42,16 @@ class SQLiteEngine:
     name = "sqlite"
     settings_key = "pragmas"
     transactional_ddl = True
+    #: CREATE INDEX holds the write lock for the whole build.
+    concurrent_index_builds = False
+    #: DROP VIEW does not check what reads the view (it fails only when queried).
+    views_bind_dependents = False
+    phase_titles = {1: "transactional DDL, all or nothing",
+                    2: "settings that cannot run inside a transaction", 3: "statistics"}
+    runtime_note = ("Runtime settings (per connection, applied by tuner.runtime on every "
+                    "connection; never planned, never drift):")
+    index_features: frozenset[str] = frozenset()
+    vacuum_modes = ("never", "auto")
 
     # -- settings ---------------------------------------------------------------------
     def normalize_setting(self, name: str, value: Any) -> Any:
@@ -194,6 +204,18 @@ class SQLiteEngine:
     def analyze_sql(self, table: str) -> str:
         """`ANALYZE table;`"""
         return render("sqlite", "analyze", table=table)
+
+    def index_step_note(self, index: Index) -> str:
+        """Nothing to add: every SQLite index step runs the same way."""
+        return ""
+
+    def view_replaceable(self, current: View, desired: View) -> bool:
+        """Never: SQLite has no CREATE OR REPLACE VIEW; a changed view is dropped and created."""
+        return False
+
+    def vacuum_analyze_sql(self, table: str) -> str:  # pragma: no cover - not a SQLite mode
+        """Not used: `maintenance.vacuum: analyze` is PostgreSQL's."""
+        raise NotImplementedError
 
     def index_build_seconds(self, index: Index, rows: int) -> float:
         """A rough estimate of the build time of `index` over `rows` rows."""

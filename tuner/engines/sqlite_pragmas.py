@@ -71,13 +71,16 @@ class Pragma:
         return str(value)
 
 
-def _to_bool(value: Any) -> bool:
+def _to_bool(value: Any, true: tuple[str, ...] = _TRUE,
+             false: tuple[str, ...] = _FALSE) -> bool:
+    """A boolean from YAML's bool or one of the `true`/`false` spellings (case-insensitive);
+    the PostgreSQL engine passes its own, longer lists."""
     if isinstance(value, bool):
         return value
     text = str(value).strip().lower()
-    if text in _TRUE:
+    if text in true:
         return True
-    if text in _FALSE:
+    if text in false:
         return False
     raise ValueError(f"expected a boolean (true/false, on/off, 1/0), got {value!r}")
 

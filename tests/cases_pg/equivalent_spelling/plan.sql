@@ -1,0 +1,1 @@
+-- No changes: the database matches the profile.
