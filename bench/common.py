@@ -8,22 +8,35 @@ from __future__ import annotations
 
 import os
 import platform
+import random
 import shutil
 import sqlite3
 import statistics
+import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import yaml  # noqa: E402
+
+from tuner import load_profile, make_plan, render_plan_file  # noqa: E402
+from tuner.apply import ApplyOptions, apply_plan_file  # noqa: E402
+from tuner.engines.sqlite import SQLiteEngine  # noqa: E402
 from tuner.engines.sqlite_inspect import COMPANIONS  # noqa: E402
+from tuner.planfile import parse_plan_file  # noqa: E402
+from tuner.profile import Profile  # noqa: E402
+from tuner.resources import bundled_profile  # noqa: E402
 from tuner.workload.demo import create_demo_db  # noqa: E402
 
 DOC = ROOT / "docs" / "BENCHMARKS.md"
 CACHE = Path(os.environ.get("TUNER_BENCH_DIR", ROOT / ".bench-cache"))
+#: The independent generator of the original bot's schema (not part of tuner).
+SEED_TOOL = Path(os.environ.get("TUNER_SEED_TOOL", "/work/shared/tools/seed_db.py"))
 
 
 def demo_db(participants: int, seed: int = 42) -> Path:
@@ -34,6 +47,21 @@ def demo_db(participants: int, seed: int = 42) -> Path:
         print(f"generating {path.name} ...", file=sys.stderr, flush=True)
         partial = path.with_suffix(".partial")
         create_demo_db(partial, participants, seed=seed, force=True)
+        os.replace(partial, path)
+    return path
+
+
+def seed_db(participants: int, seed: int = 7) -> Path:
+    """A pristine database in the original bot's schema (SEED_TOOL: as many messages as
+    participants, untuned, no secondary indexes, never ANALYZEd), generated once into the
+    bench cache."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    path = CACHE / f"seed-{participants}-{seed}.db"
+    if not path.exists():
+        print(f"generating {path.name} with {SEED_TOOL} ...", file=sys.stderr, flush=True)
+        partial = path.with_suffix(".partial")
+        subprocess.run([sys.executable, str(SEED_TOOL), str(partial), "--participants",
+                        str(participants), "--seed", str(seed)], check=True)
         os.replace(partial, path)
     return path
 
@@ -56,6 +84,28 @@ def timed(fn: Callable[[], object], runs: int, warmup: int = 1) -> list[float]:
         start = time.perf_counter()
         fn()
         out.append(time.perf_counter() - start)
+    return out
+
+
+def timed_rotation(fns: Sequence[Callable[[], object]], runs: int, warmup: int = 1,
+                   rewarm: bool = False) -> list[list[float]]:
+    """Time several callables in turn, in a new (seeded) random order every run, so that
+    noise and order hit all of them alike. With `rewarm`, each timed call directly follows an
+    untimed call of the same callable: a full scan timed just before would otherwise evict
+    what a 0.05 ms query needs, and which callable follows a scan would decide the ratio.
+    Seconds per call, one list per callable."""
+    for _ in range(warmup):
+        for fn in fns:
+            fn()
+    order = random.Random(len(fns) * 1000 + runs)
+    out: list[list[float]] = [[] for _ in fns]
+    for _ in range(runs):
+        for i in order.sample(range(len(fns)), len(fns)):
+            if rewarm:
+                fns[i]()
+            start = time.perf_counter()
+            fns[i]()
+            out[i].append(time.perf_counter() - start)
     return out
 
 
@@ -116,3 +166,54 @@ def write_section(name: str, markdown: str) -> None:
         text = text.rstrip() + "\n\n" + block + "\n"
     DOC.parent.mkdir(parents=True, exist_ok=True)
     DOC.write_text(text, encoding="utf-8")
+
+
+# -- profiles and connections -----------------------------------------------------------------
+def bundled_data() -> dict[str, Any]:
+    """The bundled profile as plain data (comments dropped), to derive variants from."""
+    return yaml.safe_load(bundled_profile().read_text(encoding="utf-8"))
+
+
+def write_profile(data: dict[str, Any], name: str) -> Profile:
+    """Write a derived profile into the bench cache and load it as tuner would."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    path = CACHE / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return load_profile(path)
+
+
+def apply_profile(profile: Profile, db: Path) -> float:
+    """Apply `profile` to `db` in-process, the same path as `tuner apply` (plan file, stale
+    check, verified backup, steps, ANALYZE, read-back); the backup is deleted afterwards.
+    Returns the seconds taken."""
+    folder = CACHE / "bench-backups"
+    start = time.perf_counter()
+    plan = parse_plan_file(render_plan_file(make_plan(profile, str(db))))
+    result = apply_plan_file(plan, str(db), ApplyOptions(backup_dir=folder))
+    seconds = time.perf_counter() - start
+    if result.status not in ("applied", "no_changes"):
+        raise RuntimeError(f"apply of {profile.name} to {db} ended {result.status}")
+    shutil.rmtree(folder, ignore_errors=True)
+    if not make_plan(profile, str(db)).empty:
+        raise RuntimeError(f"{profile.name} did not converge on {db}")
+    return seconds
+
+
+def connect(path: str | Path, pragmas: dict) -> sqlite3.Connection:
+    """A connection with the profile's per-connection pragmas (what tuner.runtime will do)."""
+    conn = sqlite3.connect(str(path))
+    engine = SQLiteEngine()
+    _persistent, runtime = engine.split_settings(pragmas)
+    for setting in runtime.values():
+        conn.execute(engine.pragma_sql(setting.name, setting.value))
+    return conn
+
+
+def query_plan(conn: sqlite3.Connection, sql: str, params: dict) -> str:
+    """The EXPLAIN QUERY PLAN lines of a query, joined."""
+    return "; ".join(row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params))
+
+
+def ratio(r: float) -> str:
+    """A speedup or slowdown factor, rounded to what the noise allows."""
+    return f"{r:,.0f}x" if r >= 10 else f"{r:.2f}x"

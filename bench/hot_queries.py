@@ -16,34 +16,20 @@ import sys
 import time
 
 from common import (
+    connect,
     demo_db,
     fresh_copy,
     machine,
     median,
     p95,
+    query_plan,
     table,
     timed_pair,
     write_section,
 )
 
 from tuner import load_profile, make_plan, render_plan_file
-from tuner.engines.sqlite import SQLiteEngine
 from tuner.resources import bundled_profile
-
-
-def connect(path: str, pragmas: dict) -> sqlite3.Connection:
-    """A connection with the profile's per-connection pragmas (what tuner.runtime will do)."""
-    conn = sqlite3.connect(path)
-    engine = SQLiteEngine()
-    _persistent, runtime = engine.split_settings(pragmas)
-    for setting in runtime.values():
-        conn.execute(engine.pragma_sql(setting.name, setting.value))
-    return conn
-
-
-def query_plan(conn: sqlite3.Connection, sql: str, params: dict) -> str:
-    """The EXPLAIN QUERY PLAN lines of a query, joined."""
-    return "; ".join(row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params))
 
 
 def _ratio(r: float) -> str:

@@ -185,7 +185,8 @@ def _search(live: sqlite3.Connection, work: _Workload, plans: dict[str, list[Pla
                 for i in state.indexes.values() if not i.where}
     pool = [c for c in dict.fromkeys(pool)
             if c.where or (key(c.table), tuple(map(key, c.columns))) not in existing]
-    scratch, samples = Scratch(live, state), Samples(live)
+    samples = Samples(live)
+    scratch = Scratch(live, state, samples)
     stats: dict[Candidate, list[int]] = {}
     chosen: list[_Verdict] = []
     try:
