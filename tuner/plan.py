@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,11 +111,23 @@ class Plan:
         return counts
 
 
-def prior_state(actual: State) -> dict[str, Any]:
-    """What a saved plan records of the database it was made for: a hash per schema object and
-    the persistent settings (statistics and tuner's own tables excluded)."""
-    return {"objects": dict(sorted(actual.objects.items())),
-            "settings": {k: s.value for k, s in sorted(actual.settings.items()) if s.explicit}}
+def prior_state(actual: State, managed: Iterable[str] = ()) -> dict[str, Any]:
+    """What a saved plan records of the database it was made for: a hash per schema object,
+    the explicitly set persistent settings and, under `defaults`, the value of every setting
+    the profile manages (`managed`) that is not set explicitly, so that someone else's
+    `ALTER DATABASE ... SET` of one of them makes the plan stale even when it sets the value
+    the default already had (statistics and tuner's own tables excluded)."""
+    explicit = {k: s.value for k, s in sorted(actual.settings.items()) if s.explicit}
+    prior: dict[str, Any] = {"objects": dict(sorted(actual.objects.items())),
+                             "settings": explicit}
+    defaults = {}
+    for name in sorted(set(managed)):
+        setting = actual.settings.get(name) or actual.settings.get(name.lower())
+        if setting is not None and not setting.explicit:
+            defaults[setting.name] = setting.value
+    if defaults:
+        prior["defaults"] = jsonable(defaults)
+    return prior
 
 
 def jsonable(value: Any) -> Any:
@@ -230,7 +243,7 @@ def build_plan(changes: list[Change], actual: State, desired: State, profile: Pr
         runtime=tuple(runtime.values()), warnings=tuple(warnings),
         unmanaged=tuple([f"index {i.name} on {i.table}" for i in idx]
                         + [f"view {v.name}" for v in views]) if not profile.prune else (),
-        prior=prior_state(actual),
+        prior=prior_state(actual, persistent),
         desired={"settings": {k: s.value for k, s in sorted(persistent.items())},
                  "indexes": {i.name: {"sql": engine.create_index_sql(i),
                                       "signature": jsonable(i.signature)}
