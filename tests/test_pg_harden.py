@@ -1,0 +1,196 @@
+"""PostgreSQL through the whole CLI, against the real server: a saved plan refused as stale after
+someone else's DDL or settings change; a non-superuser role meeting permission errors; a failed
+concurrent build that leaves an invalid index, converging on the next apply; and views with
+undeclared dependents recreated, never silently dropped."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from helpers import assert_error_last, run, write
+from pg_plans import db_setting, dbname, history_rows, indexes, pg, qi
+from test_pg_apply import advisory_holders
+
+PROFILE = """\
+profile: harden
+version: 1
+engine: postgresql
+settings:
+  work_mem: 16MB
+indexes:
+  - name: t_a
+    table: t
+    columns: [a]
+"""
+
+
+@pytest.fixture
+def url(pg_url: str) -> str:
+    """A scratch database with a table `t` of 100 rows."""
+    pg(pg_url, "CREATE TABLE t (id int PRIMARY KEY, a int, b int)")
+    pg(pg_url, "INSERT INTO t SELECT g, g % 7, g % 3 FROM generate_series(1, 100) g")
+    return pg_url
+
+
+def with_user(url: str, user: str) -> str:
+    """`url` connecting as `user` (trust auth: no password)."""
+    scheme, rest = url.split("://", 1)
+    return f"{scheme}://{user}@{rest.split('@', 1)[1]}"
+
+
+# -- stale plans --------------------------------------------------------------------------------
+def saved_plan(capsys: pytest.CaptureFixture[str], url: str, tmp_path: Path,
+               profile: str = PROFILE) -> tuple[Path, Path]:
+    path = write(tmp_path / "harden.yaml", profile)
+    plan = tmp_path / "plan.sql"
+    r = run(capsys, "plan", path, "--db", url, "--out", plan)
+    assert r.code == 0, r.err
+    return path, plan
+
+
+def assert_refused_unchanged(capsys: pytest.CaptureFixture[str], url: str, plan: Path,
+                             tmp_path: Path, *fragments: str) -> None:
+    before = (indexes(url), db_setting(url, "work_mem"))
+    r = run(capsys, "apply", "--plan", plan, "--db", url, "--yes", "--backup-dir",
+            tmp_path / "backups")
+    assert_error_last(r, "stale plan", "nothing was changed", *fragments)
+    assert (indexes(url), db_setting(url, "work_mem")) == before
+    assert history_rows(url) == [] and advisory_holders(url) == 0
+    assert not (tmp_path / "backups").exists() or not any((tmp_path / "backups").iterdir())
+
+
+def test_a_plan_is_stale_after_someone_creates_an_index(
+        capsys: pytest.CaptureFixture[str], url: str, tmp_path: Path) -> None:
+    _, plan = saved_plan(capsys, url, tmp_path)
+    pg(url, "CREATE INDEX t_b ON t (b)")
+    assert_refused_unchanged(capsys, url, plan, tmp_path, "index t_b was added")
+    pg(url, "DROP INDEX t_b")  # back as it was: the plan applies
+    r = run(capsys, "apply", "--plan", plan, "--db", url, "--yes", "--no-backup")
+    assert r.code == 0, r.err
+    assert indexes(url)["t_a"] is True and db_setting(url, "work_mem") == "16MB"
+
+
+def test_a_plan_is_stale_after_someone_changes_a_setting_it_touches(
+        capsys: pytest.CaptureFixture[str], url: str, tmp_path: Path) -> None:
+    _, plan = saved_plan(capsys, url, tmp_path)
+    pg(url, f"ALTER DATABASE {qi(dbname(url))} SET work_mem = '8MB'")
+    assert_refused_unchanged(capsys, url, plan, tmp_path, "setting work_mem was set to 8MB",
+                             "over the default 4MB")
+
+
+def test_a_plan_is_stale_even_when_the_new_setting_equals_the_default(
+        capsys: pytest.CaptureFixture[str], url: str, tmp_path: Path) -> None:
+    """An explicit value that equals the default still changes what the database holds (and
+    what a rollback must restore)."""
+    _, plan = saved_plan(capsys, url, tmp_path)
+    pg(url, f"ALTER DATABASE {qi(dbname(url))} SET work_mem = '4MB'")
+    assert_refused_unchanged(capsys, url, plan, tmp_path, "setting work_mem was set to 4MB")
+
+
+def test_a_plan_is_stale_after_a_touched_setting_is_changed_or_reset(
+        capsys: pytest.CaptureFixture[str], url: str, tmp_path: Path) -> None:
+    pg(url, f"ALTER DATABASE {qi(dbname(url))} SET work_mem = '2MB'")
+    _, plan = saved_plan(capsys, url, tmp_path)
+    pg(url, f"ALTER DATABASE {qi(dbname(url))} SET work_mem = '3MB'")
+    assert_refused_unchanged(capsys, url, plan, tmp_path,
+                             "setting work_mem changed: 2MB -> 3MB")
+    pg(url, f"ALTER DATABASE {qi(dbname(url))} RESET work_mem")
+    assert_refused_unchanged(capsys, url, plan, tmp_path,
+                             "setting work_mem was reset (it was set to 2MB)")
+
+
+# -- a role that is not a superuser ---------------------------------------------------------------
+@pytest.fixture
+def app_role(url: str, pg_admin_url: str) -> Iterator[str]:
+    """A LOGIN role without superuser, shaped like an application's role on a managed
+    service: it owns table `t` and may create in schema public and in the database (tuner's
+    history schema), but owns neither the database nor anything server-wide. Returns a URL
+    connecting as it; the role is dropped afterwards."""
+    role = f"tuner_app_{uuid.uuid4().hex[:8]}"
+    pg(pg_admin_url, f"CREATE ROLE {qi(role)} LOGIN NOSUPERUSER")
+    try:
+        pg(url, f"GRANT CREATE ON DATABASE {qi(dbname(url))} TO {qi(role)}")
+        pg(url, f"GRANT CREATE ON SCHEMA public TO {qi(role)}")
+        pg(url, f"ALTER TABLE t OWNER TO {qi(role)}")
+        yield with_user(url, role)
+    finally:
+        pg(url, f"REASSIGN OWNED BY {qi(role)} TO CURRENT_USER")
+        pg(url, f"DROP OWNED BY {qi(role)} CASCADE")
+        pg(pg_admin_url, f"DROP ROLE IF EXISTS {qi(role)}")
+
+
+SYSTEM_PROFILE = """\
+profile: managed
+version: 1
+engine: postgresql
+settings:
+  # sighup: ALTER SYSTEM, which the role may not run (nothing is written to the server)
+  log_autovacuum_min_duration: 10s
+  work_mem: 16MB
+indexes:
+  - name: t_a
+    table: t
+    columns: [a]
+"""
+
+
+def test_alter_system_denied_to_a_non_superuser(capsys: pytest.CaptureFixture[str], url: str,
+                                                app_role: str, tmp_path: Path) -> None:
+    profile = write(tmp_path / "managed.yaml", SYSTEM_PROFILE)
+    r = run(capsys, "plan", profile, "--db", app_role)
+    assert r.code == 0, r.err
+    assert "setting log_autovacuum_min_duration: ALTER SYSTEM needs superuser" in r.out
+    assert "setting work_mem: ALTER DATABASE SET needs the database's owner" in r.out
+
+    r = run(capsys, "apply", profile, "--db", app_role, "--yes", "--backup-dir",
+            tmp_path / "b")
+    assert_error_last(r, "(set_setting log_autovacuum_min_duration) failed",
+                      'permission denied to set parameter "log_autovacuum_min_duration"',
+                      "GRANT ALTER SYSTEM ON PARAMETER log_autovacuum_min_duration",
+                      "step 1 was applied and stays", "were not run", "Backup: ")
+    backup = r.err.rstrip().rsplit("Backup: ", 1)[1]
+    assert Path(backup, "rollback.sql").is_file() and Path(backup, "schema.sql").is_file()
+    # the concurrent index build ran outside any transaction and stays; nothing else ran
+    assert indexes(url) == {"t_pkey": True, "t_a": True}
+    assert db_setting(url, "work_mem") is None
+    [row] = history_rows(url)
+    assert row["status"] == "failed" and row["steps_applied"] == 1
+    assert row["failed_step"] == 2 and row["backup_path"] == backup
+    assert row["failed_sql"].startswith("ALTER SYSTEM SET")
+    assert advisory_holders(url) == 0
+    # history reads as the role too
+    r = run(capsys, "history", "--db", app_role)
+    assert r.code == 0 and "failed" in r.out
+
+
+def test_alter_database_denied_to_a_role_that_does_not_own_it(
+        capsys: pytest.CaptureFixture[str], url: str, app_role: str, tmp_path: Path) -> None:
+    profile = write(tmp_path / "harden.yaml", PROFILE)
+    r = run(capsys, "apply", profile, "--db", app_role, "--yes", "--no-backup")
+    assert_error_last(r, "(set_setting work_mem) failed", "must be owner of database",
+                      "setting work_mem: ALTER DATABASE ... SET needs the database's owner",
+                      "step 1 was applied and stays")
+    assert indexes(url)["t_a"] is True and db_setting(url, "work_mem") is None
+    assert [row["status"] for row in history_rows(url)] == ["failed"]
+    # an owner applies the rest: the plan converges
+    role = app_role.split("://", 1)[1].split("@", 1)[0]
+    pg(url, f"ALTER DATABASE {qi(dbname(url))} OWNER TO {qi(role)}")
+    r = run(capsys, "apply", profile, "--db", app_role, "--yes", "--no-backup")
+    assert r.code == 0, r.err
+    assert run(capsys, "plan", profile, "--db", app_role, "--detailed-exitcode").code == 0
+
+
+def test_pg_dump_denied_fails_clearly_before_any_change(
+        capsys: pytest.CaptureFixture[str], url: str, app_role: str, tmp_path: Path) -> None:
+    pg(url, "CREATE TABLE secret (x int)")  # owned by the superuser, not granted to the role
+    profile = write(tmp_path / "harden.yaml", PROFILE)
+    r = run(capsys, "apply", profile, "--db", app_role, "--yes", "--backup-dir",
+            tmp_path / "b")
+    assert_error_last(r, "pg_dump failed", "permission denied for table secret",
+                      "--no-backup", "nothing was changed")
+    assert indexes(url) == {"t_pkey": True} and history_rows(url) == []
+    assert not (tmp_path / "b").exists() or not any((tmp_path / "b").iterdir())
+    assert advisory_holders(url) == 0
