@@ -194,3 +194,131 @@ def test_pg_dump_denied_fails_clearly_before_any_change(
     assert indexes(url) == {"t_pkey": True} and history_rows(url) == []
     assert not (tmp_path / "b").exists() or not any((tmp_path / "b").iterdir())
     assert advisory_holders(url) == 0
+
+
+# -- a failed concurrent build, then a re-run -----------------------------------------------------
+UNIQUE_PROFILE = """\
+profile: unique
+version: 1
+engine: postgresql
+indexes:
+  - name: t_a
+    table: t
+    columns: [a]
+  - name: t_b_unique
+    table: t
+    columns: [b]
+    unique: true
+  - name: t_id_b
+    table: t
+    columns: [id, b]
+"""
+
+
+def test_a_failed_unique_build_leaves_an_invalid_index_and_the_next_apply_converges(
+        capsys: pytest.CaptureFixture[str], url: str, tmp_path: Path) -> None:
+    profile = write(tmp_path / "unique.yaml", UNIQUE_PROFILE)
+    r = run(capsys, "apply", profile, "--db", url, "--yes", "--backup-dir", tmp_path / "b")
+    assert_error_last(r, "(create_index t_b_unique) failed", "could not create unique index",
+                      "invalid index", "step 1 was applied and stays", "were not run",
+                      "Backup: ")
+    assert indexes(url) == {"t_pkey": True, "t_a": True, "t_b_unique": False}
+    assert [row["status"] for row in history_rows(url)] == ["failed"]
+
+    # planning sees the invalid index: still duplicates, so the rebuild would fail again
+    r = run(capsys, "plan", profile, "--db", url, "--detailed-exitcode")
+    assert r.code == 2 and "t_b_unique on t is INVALID" in r.out
+    assert "the live index is INVALID" in r.out
+
+    pg(url, "UPDATE t SET b = id")  # the data fixed: b is unique now
+    r = run(capsys, "apply", profile, "--db", url, "--yes", "--backup-dir", tmp_path / "b")
+    assert r.code == 0, r.err
+    assert indexes(url) == {"t_pkey": True, "t_a": True, "t_b_unique": True, "t_id_b": True}
+    assert pg(url, "SELECT indisunique FROM pg_index WHERE indexrelid = 't_b_unique'::regclass"
+              ) == [(True,)]
+    assert run(capsys, "plan", profile, "--db", url, "--detailed-exitcode").code == 0
+    assert [row["status"] for row in history_rows(url)] == ["failed", "applied"]
+
+
+# -- views with dependents ------------------------------------------------------------------------
+VIEWS_PROFILE = """\
+profile: views
+version: 1
+engine: postgresql
+views:
+  # n becomes integer: CREATE OR REPLACE VIEW cannot change a column's type, so counts is
+  # dropped and created, and with it busy_events, which reads it and is not declared
+  - name: counts
+    sql: SELECT event_id, count(*)::int AS n FROM participants GROUP BY event_id
+"""
+
+
+def view_def(url: str, name: str) -> str | None:
+    found = pg(url, "SELECT pg_get_viewdef(to_regclass(%s))", [name])
+    return found[0][0] if found and found[0][0] else None
+
+
+def test_an_undeclared_dependent_view_is_recreated_by_apply(
+        capsys: pytest.CaptureFixture[str], pg_url: str, tmp_path: Path) -> None:
+    url = pg_url
+    pg(url, "CREATE TABLE participants (id serial PRIMARY KEY, event_id int, status text)")
+    pg(url, "INSERT INTO participants (event_id, status) SELECT g % 5, 'ok' "
+            "FROM generate_series(1, 100) g")
+    pg(url, "CREATE VIEW counts AS SELECT event_id, count(*) AS n FROM participants "
+            "GROUP BY event_id")
+    pg(url, "CREATE VIEW busy_events AS SELECT event_id, n FROM counts WHERE n > 10")
+    pg(url, "CREATE VIEW busy_ids AS SELECT event_id FROM busy_events")
+    before = {v: view_def(url, v) for v in ("busy_events", "busy_ids")}
+    profile = write(tmp_path / "views.yaml", VIEWS_PROFILE)
+
+    r = run(capsys, "plan", profile, "--db", url)
+    assert r.code == 0, r.err
+    assert "reads view counts, which is dropped and created again; recreated verbatim" in r.out
+    assert "reads view busy_events, which is dropped and created again" in r.out
+
+    r = run(capsys, "apply", profile, "--db", url, "--yes", "--backup-dir", tmp_path / "b")
+    assert r.code == 0, r.err
+    # both dependents are back, as they were (busy_events now sees n as integer)
+    assert {v: view_def(url, v) for v in ("busy_events", "busy_ids")} == before
+    assert pg(url, "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE "
+                   "attrelid = 'busy_events'::regclass AND attname = 'n'") == [("integer",)]
+    assert pg(url, "SELECT count(*) FROM busy_ids") == [(5,)]
+    assert run(capsys, "plan", profile, "--db", url, "--detailed-exitcode").code == 0
+
+
+def acl(url: str, view: str) -> tuple:
+    return pg(url, "SELECT pg_get_userbyid(relowner), relacl::text[], obj_description(oid) "
+                   "FROM pg_class WHERE oid = to_regclass(%s)", [view])[0]
+
+
+def test_a_recreated_view_gets_its_owner_privileges_and_comment_back(
+        capsys: pytest.CaptureFixture[str], pg_url: str, pg_admin_url: str,
+        tmp_path: Path) -> None:
+    """DROP VIEW takes a view's GRANTs, owner and comment with it: an application reading a
+    view recreated without its GRANT would fail. The plan puts them back."""
+    url = pg_url
+    role = f"tuner_reader_{uuid.uuid4().hex[:8]}"
+    pg(pg_admin_url, f"CREATE ROLE {qi(role)} NOLOGIN")
+    try:
+        pg(url, "CREATE TABLE participants (id serial PRIMARY KEY, event_id int)")
+        pg(url, "CREATE VIEW counts AS SELECT event_id, count(*) AS n FROM participants "
+                "GROUP BY event_id")
+        pg(url, "CREATE VIEW busy_events AS SELECT event_id, n FROM counts WHERE n > 10")
+        pg(url, f"GRANT SELECT ON counts TO {qi(role)} WITH GRANT OPTION")
+        pg(url, "GRANT SELECT ON busy_events TO PUBLIC")
+        pg(url, f"GRANT SELECT ON participants TO {qi(role)}")
+        pg(url, f"ALTER VIEW busy_events OWNER TO {qi(role)}")
+        pg(url, "COMMENT ON VIEW busy_events IS 'it''s; for the dashboard'")
+        before = {v: acl(url, v) for v in ("counts", "busy_events")}
+        profile = write(tmp_path / "views.yaml", VIEWS_PROFILE)
+        r = run(capsys, "plan", profile, "--db", url, "--format", "sql")
+        assert f'GRANT SELECT ON "public"."counts" TO "{role}" WITH GRANT OPTION;' in r.out
+        assert f'ALTER VIEW "public"."busy_events" OWNER TO "{role}";' in r.out
+        assert "its owner, privileges and comment are put back" in r.out
+        r = run(capsys, "apply", profile, "--db", url, "--yes", "--no-backup")
+        assert r.code == 0, r.err
+        assert {v: acl(url, v) for v in ("counts", "busy_events")} == before
+        assert run(capsys, "plan", profile, "--db", url, "--detailed-exitcode").code == 0
+    finally:
+        pg(url, f"DROP OWNED BY {qi(role)} CASCADE")
+        pg(pg_admin_url, f"DROP ROLE IF EXISTS {qi(role)}")

@@ -185,10 +185,15 @@ def build_plan(changes: list[Change], actual: State, desired: State, profile: Pr
         reason = ("view missing" if isinstance(c, CreateView)
                   else "; ".join(c.differences) if c.current.signature == c.desired.signature
                   else "definition differs: " + "; ".join(c.differences))
+        sql: tuple[str, ...] = (engine.create_view_sql(c.desired),)
         if key(c.name) in in_place:
             reason += " (CREATE OR REPLACE: the old columns are kept, in order)"
-        add(1, StepSpec(kind, c.desired.name, (engine.create_view_sql(c.desired),), reason,
-                        ddl_tx), c)
+        elif isinstance(c, ReplaceView):
+            restore = engine.view_restore_sql(c.current)
+            if restore:
+                sql += restore
+                reason += "; its owner, privileges and comment are put back"
+        add(1, StepSpec(kind, c.desired.name, sql, reason, ddl_tx), c)
         if isinstance(c, ReplaceView):
             for trig in _triggers_of(c.current, actual):
                 add(1, StepSpec("restore_trigger", trig.name, (trig.sql.rstrip(";") + ";",),

@@ -168,6 +168,10 @@ class Engine(Protocol):
     def view_replaceable(self, current: View, desired: View) -> bool:
         """True when `desired` can replace `current` in place (CREATE OR REPLACE VIEW)."""
 
+    def view_restore_sql(self, current: View) -> tuple[str, ...]:
+        """Statements that give a view dropped and created again back what DROP VIEW took
+        from `current` (its owner, privileges and comment); () where nothing is lost."""
+
     # -- apply, history, restore ----------------------------------------------------------
     def apply_session(self, target: str, options: ApplyOptions) -> ApplySession:
         """Open `target` for applying a plan; TunerError if it cannot be (or another apply

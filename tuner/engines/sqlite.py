@@ -213,6 +213,11 @@ class SQLiteEngine:
         """Never: SQLite has no CREATE OR REPLACE VIEW; a changed view is dropped and created."""
         return False
 
+    def view_restore_sql(self, current: View) -> tuple[str, ...]:
+        """Nothing: SQLite views have no owner or privileges (their INSTEAD OF triggers are
+        restored by steps of their own)."""
+        return ()
+
     def vacuum_analyze_sql(self, table: str) -> str:  # pragma: no cover - not a SQLite mode
         """Not used: `maintenance.vacuum: analyze` is PostgreSQL's."""
         raise NotImplementedError
