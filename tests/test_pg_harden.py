@@ -322,3 +322,33 @@ def test_a_recreated_view_gets_its_owner_privileges_and_comment_back(
     finally:
         pg(url, f"DROP OWNED BY {qi(role)} CASCADE")
         pg(pg_admin_url, f"DROP ROLE IF EXISTS {qi(role)}")
+
+
+def test_a_failing_view_step_rolls_back_every_view_drop(
+        capsys: pytest.CaptureFixture[str], pg_url: str, tmp_path: Path) -> None:
+    """Views run in one transaction: when creating one fails after its dependents were dropped
+    (here an event trigger refuses CREATE VIEW once the plan is saved), they all come back."""
+    url = pg_url
+    pg(url, "CREATE TABLE participants (id serial PRIMARY KEY, event_id int)")
+    pg(url, "CREATE VIEW counts AS SELECT event_id, count(*) AS n FROM participants "
+            "GROUP BY event_id")
+    pg(url, "CREATE VIEW busy_events AS SELECT event_id, n FROM counts WHERE n > 10")
+    before = {v: view_def(url, v) for v in ("counts", "busy_events")}
+    profile = write(tmp_path / "views.yaml", VIEWS_PROFILE)
+    plan = tmp_path / "plan.sql"
+    assert run(capsys, "plan", profile, "--db", url, "--out", plan).code == 0
+    pg(url, "CREATE FUNCTION no_views() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "RAISE EXCEPTION 'no new views today'; END $$")
+    pg(url, "CREATE EVENT TRIGGER no_views ON ddl_command_start WHEN TAG IN ('CREATE VIEW') "
+            "EXECUTE FUNCTION no_views()")
+    r = run(capsys, "apply", "--plan", plan, "--db", url, "--yes", "--backup-dir",
+            tmp_path / "b")
+    assert_error_last(r, "(replace_view counts) failed", "no new views today",
+                      "the transaction was rolled back", "Backup: ")
+    assert {v: view_def(url, v) for v in ("counts", "busy_events")} == before
+    [row] = history_rows(url)
+    assert row["status"] == "failed" and row["steps_applied"] == 0
+    pg(url, "DROP EVENT TRIGGER no_views")
+    r = run(capsys, "apply", "--plan", plan, "--db", url, "--yes", "--no-backup")
+    assert r.code == 0, r.err
+    assert run(capsys, "plan", profile, "--db", url, "--detailed-exitcode").code == 0

@@ -193,7 +193,7 @@ def build_plan(changes: list[Change], actual: State, desired: State, profile: Pr
             if restore:
                 sql += restore
                 reason += "; its owner, privileges and comment are put back"
-        add(1, StepSpec(kind, c.desired.name, sql, reason, ddl_tx), c)
+        add(1, StepSpec(kind, c.desired.name, sql, reason, engine.transactional_views), c)
         if isinstance(c, ReplaceView):
             for trig in _triggers_of(c.current, actual):
                 add(1, StepSpec("restore_trigger", trig.name, (trig.sql.rstrip(";") + ";",),
@@ -229,8 +229,7 @@ def build_plan(changes: list[Change], actual: State, desired: State, profile: Pr
         Step(number=n, kind=spec.kind, object=spec.object, sql=spec.sql, reason=spec.reason,
              transactional=spec.transactional, destructive=spec.destructive, phase=phase,
              rows=rows, change=change)
-        for n, (phase, spec, change, rows) in enumerate(
-            sorted(specs, key=lambda s: s[0]), start=1)
+        for n, (phase, spec, change, rows) in enumerate(sorted(specs, key=_run_order), start=1)
     )
     persistent, runtime = engine.split_settings(profile.settings)
     for c in changes:
@@ -259,6 +258,14 @@ def build_plan(changes: list[Change], actual: State, desired: State, profile: Pr
                  "prune": profile.prune},
         phase_titles=dict(engine.phase_titles), runtime_note=engine.runtime_note,
     )
+
+
+def _run_order(spec: tuple[int, StepSpec, Change | None, int | None]) -> tuple[int, bool]:
+    """Phase by phase, and within phase 1 the transactional steps first: apply runs them in
+    one transaction before the others (PostgreSQL's views before its concurrent index
+    builds), and the plan lists the steps in the order they run."""
+    phase, step = spec[0], spec[1]
+    return phase, phase == 1 and not step.transactional
 
 
 def _note(text: str) -> str:
@@ -303,10 +310,10 @@ def _view_drop_spec(c: DropView | ReplaceView, actual: State, engine: Engine) ->
         if triggers:
             reason += "; also drops its INSTEAD OF triggers " + ", ".join(triggers)
         return StepSpec("drop_view", c.current.name, (engine.drop_view_sql(c.current),),
-                        reason, engine.transactional_ddl, True)
+                        reason, engine.transactional_views, True)
     return StepSpec("drop_view", c.current.name, (engine.drop_view_sql(c.current),),
                     "replaced: dropped before it is created again",
-                    engine.transactional_ddl)
+                    engine.transactional_views)
 
 
 def _triggers_of(view: View, actual: State) -> list:

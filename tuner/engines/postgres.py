@@ -49,8 +49,8 @@ BUILD_ROWS_PER_SECOND = 500_000
 #: view that is dropped and created again.
 TABLE_PRIVILEGES = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES",
                               "TRIGGER", "MAINTAIN"})
-PHASE_TITLES = {1: "indexes and views, one statement at a time (CONCURRENTLY cannot run in "
-                   "a transaction)",
+PHASE_TITLES = {1: "views in one transaction, then indexes one statement at a time "
+                   "(CONCURRENTLY cannot run in a transaction)",
                 2: "settings", 3: "statistics"}
 RUNTIME_NOTE = ("Per-session settings (planned above as ALTER DATABASE SET for new sessions; "
                 "tuner.runtime also sets them on every connection it opens):")
@@ -62,6 +62,9 @@ class PostgresEngine:
     name = "postgresql"
     settings_key = "settings"
     transactional_ddl = False
+    #: DROP/CREATE VIEW are transactional: a view and its dependents are dropped and created
+    #: again all or nothing, before the concurrent index builds.
+    transactional_views = True
     #: Index builds do not block writes (CONCURRENTLY), so no lock-wait warning applies.
     concurrent_index_builds = True
     #: A view is bound to the views it reads: dropping one needs its dependents handled.

@@ -42,6 +42,7 @@ class SQLiteEngine:
     name = "sqlite"
     settings_key = "pragmas"
     transactional_ddl = True
+    transactional_views = True
     #: CREATE INDEX holds the write lock for the whole build.
     concurrent_index_builds = False
     #: DROP VIEW does not check what reads the view (it fails only when queried).
