@@ -72,10 +72,13 @@ def setting_step(url: str, name: str, value: str) -> HandStep:
 
 
 def advisory_holders(url: str) -> int:
-    """Sessions holding tuner's lock: a bigint key is classid (high half), objid (low half)."""
+    """Sessions holding tuner's lock on this database (pg_locks shows every database of the
+    server, where other test runs apply too): a bigint key is classid (high half), objid (low
+    half)."""
     unsigned = LOCK_KEY & 0xFFFF_FFFF_FFFF_FFFF
     return pg(url, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 "
-                   "AND granted AND classid::bigint = %s AND objid::bigint = %s",
+                   "AND granted AND classid::bigint = %s AND objid::bigint = %s AND database = "
+                   "(SELECT oid FROM pg_database WHERE datname = current_database())",
               [unsigned >> 32, unsigned & 0xFFFF_FFFF])[0][0]
 
 

@@ -84,10 +84,17 @@ class ApplyResult:
         }
 
 
+def managed_settings(manifest: dict[str, Any]) -> list[str]:
+    """The settings a plan's profile manages (their values are part of its prior state)."""
+    return sorted(manifest.get("desired", {}).get("settings", {}))
+
+
 def stale_changes(manifest: dict[str, Any], state: State) -> list[str]:
     """What differs between the state a plan was made for and `state`, in short phrases."""
-    before = manifest.get("prior", {}).get("objects", {})
-    now = prior_state(state)["objects"]
+    prior = manifest.get("prior", {})
+    before = prior.get("objects", {})
+    current = prior_state(state, managed_settings(manifest))
+    now = current["objects"]
     out = []
     for name in sorted(set(before) | set(now)):
         if name not in now:
@@ -98,12 +105,35 @@ def stale_changes(manifest: dict[str, Any], state: State) -> list[str]:
             what = name.replace(":", " ", 1)
             out.append(f"{what} changed: {before[name]} -> {now[name]}"
                        if name.startswith("pragma:") else f"{what} changed")
+    # SQLite also fingerprints its pragmas as `pragma:` objects: named once, above.
+    settings = [c for c in _setting_changes(prior, jsonable(current))
+                if f"pragma:{c.split()[1]}" not in set(before) | set(now)]
+    return out + settings
+
+
+def _setting_changes(before: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """Settings set, changed or reset since the plan was made (`settings` holds the explicit
+    ones, `defaults` the managed ones that were not set explicitly)."""
+    out = []
+    was_set, is_set = before.get("settings", {}), now.get("settings", {})
+    was_default, is_default = before.get("defaults", {}), now.get("defaults", {})
+    for name in sorted(set(was_set) | set(is_set) | set(was_default) | set(is_default)):
+        old = was_set.get(name, was_default.get(name))
+        new = is_set.get(name, is_default.get(name))
+        if name in is_set and name not in was_set:
+            out.append(f"setting {name} was set to {new}" + (
+                f", over the default {old}" if old is not None else ""))
+        elif name in was_set and name not in is_set:
+            out.append(f"setting {name} was reset (it was set to {old})")
+        elif old != new:
+            out.append(f"setting {name} changed: {old} -> {new}")
     return out
 
 
 def check_fresh(plan: PlanFile, state: State) -> None:
     """Refuse a plan whose database no longer matches the state it was made for."""
-    if state_fingerprint(prior_state(state)) == plan.manifest.get("fingerprint"):
+    prior = prior_state(state, managed_settings(plan.manifest))
+    if state_fingerprint(prior) == plan.manifest.get("fingerprint"):
         return
     changes = stale_changes(plan.manifest, state)
     detail = "; ".join(changes[:5]) + (f"; and {len(changes) - 5} more" if len(changes) > 5

@@ -48,7 +48,7 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 db_option = click.option(
     "--db", "db", envvar="TUNER_DB", required=True, metavar="PATH",
     help="The database: an SQLite file, or a postgresql://user@host:port/dbname URL "
-         "(inspect and plan; needs the postgres extra). Defaults to $TUNER_DB.")
+         "(needs the postgres extra). Defaults to $TUNER_DB.")
 profile_argument = click.argument("profile", type=click.Path(dir_okay=False))
 scan_threshold_option = click.option(
     "--scan-threshold", default=10_000, show_default=True, type=click.IntRange(1),

@@ -90,13 +90,20 @@ class Index:
 
 @dataclass(frozen=True)
 class View:
-    """A view: its SELECT text, an optional column list, and its canonical `signature`."""
+    """A view: its SELECT text, an optional column list, and its canonical `signature`.
+
+    Inspection may add what DROP VIEW loses and a view created again must get back: its
+    `owner`, its `comment` and its `privileges` as (grantee, privilege, grantable), the
+    grantee None for PUBLIC. Profiles never set them, and diff ignores them."""
 
     name: str
     sql: str
     columns: tuple[str, ...] | None = None
     signature: tuple | None = None
     depends_on: frozenset[str] = frozenset()
+    owner: str | None = None
+    comment: str | None = None
+    privileges: tuple[tuple[str | None, str, bool], ...] = ()
 
 
 @dataclass(frozen=True)

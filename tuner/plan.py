@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,11 +111,23 @@ class Plan:
         return counts
 
 
-def prior_state(actual: State) -> dict[str, Any]:
-    """What a saved plan records of the database it was made for: a hash per schema object and
-    the persistent settings (statistics and tuner's own tables excluded)."""
-    return {"objects": dict(sorted(actual.objects.items())),
-            "settings": {k: s.value for k, s in sorted(actual.settings.items()) if s.explicit}}
+def prior_state(actual: State, managed: Iterable[str] = ()) -> dict[str, Any]:
+    """What a saved plan records of the database it was made for: a hash per schema object,
+    the explicitly set persistent settings and, under `defaults`, the value of every setting
+    the profile manages (`managed`) that is not set explicitly, so that someone else's
+    `ALTER DATABASE ... SET` of one of them makes the plan stale even when it sets the value
+    the default already had (statistics and tuner's own tables excluded)."""
+    explicit = {k: s.value for k, s in sorted(actual.settings.items()) if s.explicit}
+    prior: dict[str, Any] = {"objects": dict(sorted(actual.objects.items())),
+                             "settings": explicit}
+    defaults = {}
+    for name in sorted(set(managed)):
+        setting = actual.settings.get(name) or actual.settings.get(name.lower())
+        if setting is not None and not setting.explicit:
+            defaults[setting.name] = setting.value
+    if defaults:
+        prior["defaults"] = jsonable(defaults)
+    return prior
 
 
 def jsonable(value: Any) -> Any:
@@ -172,10 +185,15 @@ def build_plan(changes: list[Change], actual: State, desired: State, profile: Pr
         reason = ("view missing" if isinstance(c, CreateView)
                   else "; ".join(c.differences) if c.current.signature == c.desired.signature
                   else "definition differs: " + "; ".join(c.differences))
+        sql: tuple[str, ...] = (engine.create_view_sql(c.desired),)
         if key(c.name) in in_place:
             reason += " (CREATE OR REPLACE: the old columns are kept, in order)"
-        add(1, StepSpec(kind, c.desired.name, (engine.create_view_sql(c.desired),), reason,
-                        ddl_tx), c)
+        elif isinstance(c, ReplaceView):
+            restore = engine.view_restore_sql(c.current)
+            if restore:
+                sql += restore
+                reason += "; its owner, privileges and comment are put back"
+        add(1, StepSpec(kind, c.desired.name, sql, reason, engine.transactional_views), c)
         if isinstance(c, ReplaceView):
             for trig in _triggers_of(c.current, actual):
                 add(1, StepSpec("restore_trigger", trig.name, (trig.sql.rstrip(";") + ";",),
@@ -211,8 +229,7 @@ def build_plan(changes: list[Change], actual: State, desired: State, profile: Pr
         Step(number=n, kind=spec.kind, object=spec.object, sql=spec.sql, reason=spec.reason,
              transactional=spec.transactional, destructive=spec.destructive, phase=phase,
              rows=rows, change=change)
-        for n, (phase, spec, change, rows) in enumerate(
-            sorted(specs, key=lambda s: s[0]), start=1)
+        for n, (phase, spec, change, rows) in enumerate(sorted(specs, key=_run_order), start=1)
     )
     persistent, runtime = engine.split_settings(profile.settings)
     for c in changes:
@@ -230,7 +247,7 @@ def build_plan(changes: list[Change], actual: State, desired: State, profile: Pr
         runtime=tuple(runtime.values()), warnings=tuple(warnings),
         unmanaged=tuple([f"index {i.name} on {i.table}" for i in idx]
                         + [f"view {v.name}" for v in views]) if not profile.prune else (),
-        prior=prior_state(actual),
+        prior=prior_state(actual, persistent),
         desired={"settings": {k: s.value for k, s in sorted(persistent.items())},
                  "indexes": {i.name: {"sql": engine.create_index_sql(i),
                                       "signature": jsonable(i.signature)}
@@ -241,6 +258,14 @@ def build_plan(changes: list[Change], actual: State, desired: State, profile: Pr
                  "prune": profile.prune},
         phase_titles=dict(engine.phase_titles), runtime_note=engine.runtime_note,
     )
+
+
+def _run_order(spec: tuple[int, StepSpec, Change | None, int | None]) -> tuple[int, bool]:
+    """Phase by phase, and within phase 1 the transactional steps first: apply runs them in
+    one transaction before the others (PostgreSQL's views before its concurrent index
+    builds), and the plan lists the steps in the order they run."""
+    phase, step = spec[0], spec[1]
+    return phase, phase == 1 and not step.transactional
 
 
 def _note(text: str) -> str:
@@ -285,10 +310,10 @@ def _view_drop_spec(c: DropView | ReplaceView, actual: State, engine: Engine) ->
         if triggers:
             reason += "; also drops its INSTEAD OF triggers " + ", ".join(triggers)
         return StepSpec("drop_view", c.current.name, (engine.drop_view_sql(c.current),),
-                        reason, engine.transactional_ddl, True)
+                        reason, engine.transactional_views, True)
     return StepSpec("drop_view", c.current.name, (engine.drop_view_sql(c.current),),
                     "replaced: dropped before it is created again",
-                    engine.transactional_ddl)
+                    engine.transactional_views)
 
 
 def _triggers_of(view: View, actual: State) -> list:

@@ -65,19 +65,21 @@ def body_hash(body: str) -> str:
 
 
 def render_body(plan: Plan) -> str:
-    """The executable part of the plan: three phases of marked, idempotent statements. A phase
-    is wrapped in the engine's BEGIN ... COMMIT only when every one of its steps may run in a
-    transaction (never on PostgreSQL, whose CONCURRENTLY steps refuse one), so the file runs
-    as reviewed (`sqlite3 -bail`, `psql -v ON_ERROR_STOP=1 -f`)."""
+    """The executable part of the plan: three phases of marked, idempotent statements. The
+    transactional steps that open phase 1 (all of SQLite's DDL; PostgreSQL's views) are
+    wrapped in the engine's BEGIN ... COMMIT, and the steps after them run one by one
+    (PostgreSQL's CONCURRENTLY builds refuse a transaction), so the file runs as apply runs it
+    (`sqlite3 -bail`, `psql -v ON_ERROR_STOP=1 -f`)."""
     phases = []
     titles = plan.phase_titles or PHASES
     for number in (1, 2, 3):
         steps = [s for s in plan.steps if s.phase == number]
         if steps:
+            leading = 0
+            while number == 1 and leading < len(steps) and steps[leading].transactional:
+                leading += 1
             phases.append({"number": number, "title": titles.get(number, PHASES[number]),
-                           "steps": steps,
-                           "transactional": number == 1 and all(s.transactional
-                                                                 for s in steps)})
+                           "steps": steps, "transactional": leading})
     text = environment().get_template("common/plan_body.sql.j2").render(
         phases=phases, begin=render(plan.engine, "begin"))
     return text.strip() + "\n"

@@ -105,6 +105,9 @@ class Engine(Protocol):
     settings_key: str
     #: The DDL of a plan can run in one transaction (SQLite: yes; CONCURRENTLY: no).
     transactional_ddl: bool
+    #: View DDL can run in the plan's transaction (PostgreSQL too: only its index builds and
+    #: server settings cannot), so a view dropped to be created again is never left dropped.
+    transactional_views: bool
     #: Index builds let writes go on (CONCURRENTLY): no lock-wait warning for long builds.
     concurrent_index_builds: bool
     #: Dropping a view needs the views that read it handled first (PostgreSQL binds them).
@@ -167,6 +170,10 @@ class Engine(Protocol):
 
     def view_replaceable(self, current: View, desired: View) -> bool:
         """True when `desired` can replace `current` in place (CREATE OR REPLACE VIEW)."""
+
+    def view_restore_sql(self, current: View) -> tuple[str, ...]:
+        """Statements that give a view dropped and created again back what DROP VIEW took
+        from `current` (its owner, privileges and comment); () where nothing is lost."""
 
     # -- apply, history, restore ----------------------------------------------------------
     def apply_session(self, target: str, options: ApplyOptions) -> ApplySession:

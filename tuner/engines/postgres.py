@@ -45,8 +45,12 @@ if TYPE_CHECKING:
 # Rough rate of CREATE INDEX CONCURRENTLY (two table scans) on this class of machine; only
 # used for the build-time estimate a plan shows.
 BUILD_ROWS_PER_SECOND = 500_000
-PHASE_TITLES = {1: "indexes and views, one statement at a time (CONCURRENTLY cannot run in "
-                   "a transaction)",
+#: The privileges a view can be granted (what aclexplode names), for the GRANTs put back on a
+#: view that is dropped and created again.
+TABLE_PRIVILEGES = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES",
+                              "TRIGGER", "MAINTAIN"})
+PHASE_TITLES = {1: "views in one transaction, then indexes one statement at a time "
+                   "(CONCURRENTLY cannot run in a transaction)",
                 2: "settings", 3: "statistics"}
 RUNTIME_NOTE = ("Per-session settings (planned above as ALTER DATABASE SET for new sessions; "
                 "tuner.runtime also sets them on every connection it opens):")
@@ -58,6 +62,9 @@ class PostgresEngine:
     name = "postgresql"
     settings_key = "settings"
     transactional_ddl = False
+    #: DROP/CREATE VIEW are transactional: a view and its dependents are dropped and created
+    #: again all or nothing, before the concurrent index builds.
+    transactional_views = True
     #: Index builds do not block writes (CONCURRENTLY), so no lock-wait warning applies.
     concurrent_index_builds = True
     #: A view is bound to the views it reads: dropping one needs its dependents handled.
@@ -73,6 +80,7 @@ class PostgresEngine:
         self._gucs: dict[str, Guc] = {}
         self._partitioned: set[str] = set()
         self._blocking: dict[str, list[str]] = {}
+        self._user = ""
 
     # -- settings ---------------------------------------------------------------------------
     def normalize_setting(self, name: str, value: Any) -> Any:
@@ -150,7 +158,8 @@ class PostgresEngine:
         psycopg = driver()
         with connect(target) as conn:
             try:
-                self._database = conn.execute("SELECT current_database()").fetchone()[0]
+                self._database, self._user = conn.execute(
+                    "SELECT current_database(), current_user").fetchone()
                 state, self._partitioned, self._gucs = read_state(conn)
                 self._blocking = read_blocking_dependents(conn)
             except psycopg.Error as exc:
@@ -215,6 +224,23 @@ class PostgresEngine:
         return (f"{index.table} is partitioned, and PostgreSQL cannot build or drop an index on "
                 "a partitioned table CONCURRENTLY: this plain form blocks writes to every "
                 "partition while it runs")
+
+    def view_restore_sql(self, current: View) -> tuple[str, ...]:
+        """ALTER VIEW ... OWNER TO (when someone other than the planning role owned it), the
+        GRANTs to other roles and COMMENT ON VIEW: DROP VIEW loses them all, and an
+        application reading a recreated view without its GRANT fails."""
+        schema, name = split_name(current.name)
+        grants: dict[tuple[str | None, bool], list[str]] = {}
+        for grantee, privilege, grantable in current.privileges:
+            if privilege not in TABLE_PRIVILEGES:  # pragma: no cover - aclexplode's own words
+                raise PlanError(f"view {current.name}: unknown privilege {privilege!r}")
+            grants.setdefault((grantee, grantable), []).append(privilege)
+        text = render(self.name, "restore_view", schema=schema, name=name,
+                      owner=current.owner if current.owner not in (None, self._user) else None,
+                      grants=[{"grantee": g, "grantable": opt, "privileges": p}
+                              for (g, opt), p in grants.items()],
+                      comment=current.comment)
+        return tuple(line for line in text.splitlines() if line.strip())
 
     def view_replaceable(self, current: View, desired: View) -> bool:
         """CREATE OR REPLACE VIEW keeps the view (and what depends on it) when the new column

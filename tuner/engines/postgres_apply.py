@@ -154,7 +154,7 @@ class PostgresApplySession:
             self.conn.execute(sql)
         except driver().Error as exc:
             raise StepFailed(StepFailed.of(step, first_line(exc)).message
-                             + _hint(step, exc)) from None
+                             + _hint(step, sql, exc)) from None
 
     def close(self) -> None:
         """Roll back anything open, release the advisory lock, close the connection."""
@@ -171,16 +171,42 @@ class PostgresApplySession:
             self.conn.close()
 
 
-def _hint(step: FileStep, exc: BaseException) -> str:
-    """What to do about the failures a user meets most."""
+def _hint(step: FileStep, sql: str, exc: BaseException) -> str:
+    """What to do about the failures a user meets most: for a permission error, the privilege
+    this very statement needs; for a failed concurrent build, what it left behind."""
     errors = driver().errors
     if isinstance(exc, errors.InsufficientPrivilege):
-        return (" (this needs more privileges: ALTER SYSTEM needs superuser or GRANT ALTER "
-                "SYSTEM ON PARAMETER; ALTER DATABASE needs the database's owner)")
+        return f" ({_privilege_needed(step, sql)})"
     if step.kind.endswith("_index") and not step.transactional:
         return (" (a failed concurrent index build leaves an invalid index behind, which "
-                "slows writes and which IF NOT EXISTS skips: fix the cause, then plan again)")
+                "slows writes and which IF NOT EXISTS skips: fix the cause and apply again; "
+                "the next plan drops and rebuilds it)")
     return ""
+
+
+def _privilege_needed(step: FileStep, sql: str) -> str:
+    """The privilege a statement of `step` needs, in words, naming the setting or object."""
+    statement = " ".join(sql.split()).upper()
+    if statement.startswith("ALTER SYSTEM"):
+        return (f"setting {step.object}: ALTER SYSTEM needs superuser or GRANT ALTER SYSTEM ON "
+                f"PARAMETER {step.object}; managed services often deny it: have an "
+                "administrator set it, or remove it from the profile")
+    if statement.startswith("ALTER DATABASE"):
+        return (f"setting {step.object}: ALTER DATABASE ... SET needs the database's owner "
+                f"(and superuser or GRANT SET ON PARAMETER {step.object} for a superuser-only "
+                "setting)")
+    if "PG_RELOAD_CONF" in statement:
+        return ("pg_reload_conf() needs superuser or GRANT EXECUTE ON FUNCTION "
+                "pg_reload_conf() TO the role")
+    if step.kind.endswith("_index"):
+        return (f"index {step.object}: creating or dropping an index needs the table's owner "
+                "and CREATE on its schema")
+    if step.kind.endswith("_view"):
+        return (f"view {step.object}: creating a view needs CREATE on its schema and SELECT "
+                "on what it reads; replacing or dropping one needs its owner")
+    if step.kind == "analyze":
+        return f"ANALYZE {step.object} needs the table's owner (or the database's)"
+    return "the connected role lacks a privilege this step needs"
 
 
 def read_history(url: str) -> list[HistoryRow]:

@@ -131,8 +131,14 @@ def _dump(pg_dump: str, url: str, target: Path, mode: str, lock_wait_ms: int) ->
     done = subprocess.run(args, env=env, capture_output=True, text=True, umask=0o077)
     if done.returncode != 0:
         why = next((line for line in done.stderr.splitlines() if line.strip()), "failed")
+        # `pg_dump: error: query failed: ERROR:  permission denied ...`: one message, once.
+        why = re.sub(r"\s+", " ", re.sub(r"pg_dump: (error: )?|ERROR: ", "", why))
         hint = ("; another session holds a lock on a table beyond the busy timeout: retry, "
                 "or raise --busy-timeout" if "timeout" in done.stderr else "")
+        if "permission denied" in done.stderr:
+            hint = ("; pg_dump reads (and locks) every table and schema of the database, so "
+                    "the role needs SELECT and USAGE on all of them: grant them, apply as a "
+                    "role that has them, or apply with --no-backup")
         raise BackupError(f"pg_dump failed (exit {done.returncode}): {why.strip()}{hint}; "
                           "nothing was changed")
     os.chmod(target, 0o600)

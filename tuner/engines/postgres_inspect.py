@@ -182,9 +182,12 @@ def view_from_row(r: dict[str, Any], name: str | None = None) -> View:
     signature; `depends_on` holds the keys of the relations it reads."""
     definition = r["definition"].strip().rstrip(";").strip()
     columns = tuple(zip(r["columns"], r["types"], strict=True))
+    privileges = tuple((grantee, privilege, bool(grantable))
+                       for grantee, privilege, grantable in r.get("privileges") or ())
     return View(name=name or display_name(r["schema"], r["name"]), sql=definition,
                 columns=None, signature=(definition, columns),
-                depends_on=frozenset(key(d) for d in r["depends_on"]))
+                depends_on=frozenset(key(d) for d in r["depends_on"]),
+                owner=r.get("owner"), comment=r.get("comment"), privileges=privileges)
 
 
 def read_views(conn: Any, temp: bool = False) -> dict[str, View]:

@@ -42,6 +42,7 @@ class SQLiteEngine:
     name = "sqlite"
     settings_key = "pragmas"
     transactional_ddl = True
+    transactional_views = True
     #: CREATE INDEX holds the write lock for the whole build.
     concurrent_index_builds = False
     #: DROP VIEW does not check what reads the view (it fails only when queried).
@@ -212,6 +213,11 @@ class SQLiteEngine:
     def view_replaceable(self, current: View, desired: View) -> bool:
         """Never: SQLite has no CREATE OR REPLACE VIEW; a changed view is dropped and created."""
         return False
+
+    def view_restore_sql(self, current: View) -> tuple[str, ...]:
+        """Nothing: SQLite views have no owner or privileges (their INSTEAD OF triggers are
+        restored by steps of their own)."""
+        return ()
 
     def vacuum_analyze_sql(self, table: str) -> str:  # pragma: no cover - not a SQLite mode
         """Not used: `maintenance.vacuum: analyze` is PostgreSQL's."""

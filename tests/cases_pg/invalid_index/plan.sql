@@ -1,4 +1,4 @@
--- Phase 1: indexes and views, one statement at a time (CONCURRENTLY cannot run in a transaction)
+-- Phase 1: views in one transaction, then indexes one statement at a time (CONCURRENTLY cannot run in a transaction)
 
 -- tuner:step 1 kind=drop_index transactional=false destructive=false object="subscriptions_user_chat"
 -- reason: definition differs: the live index is INVALID (indisvalid = false: a failed concurrent build left it; queries never use it and IF NOT EXISTS would skip it); unique true -> false

@@ -1,4 +1,4 @@
--- Phase 1: indexes and views, one statement at a time (CONCURRENTLY cannot run in a transaction)
+-- Phase 1: views in one transaction, then indexes one statement at a time (CONCURRENTLY cannot run in a transaction)
 
 -- tuner:step 1 kind=drop_index transactional=false destructive=true object="measurements_id"
 -- reason: not declared in the profile (prune: true) (measurements is partitioned, and PostgreSQL cannot build or drop an index on a partitioned table CONCURRENTLY: this plain form blocks writes to every partition while it runs)

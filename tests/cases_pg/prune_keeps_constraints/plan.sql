@@ -1,8 +1,11 @@
--- Phase 1: indexes and views, one statement at a time (CONCURRENTLY cannot run in a transaction)
+-- Phase 1: views in one transaction, then indexes one statement at a time (CONCURRENTLY cannot run in a transaction)
+BEGIN;
 
--- tuner:step 1 kind=drop_view transactional=false destructive=true object="user_names"
+-- tuner:step 1 kind=drop_view transactional=true destructive=true object="user_names"
 -- reason: not declared in the profile (prune: true)
 DROP VIEW IF EXISTS "public"."user_names";
+
+COMMIT;
 
 -- tuner:step 2 kind=drop_index transactional=false destructive=true object="users_username"
 -- reason: not declared in the profile (prune: true)

@@ -1,4 +1,4 @@
--- Phase 1: indexes and views, one statement at a time (CONCURRENTLY cannot run in a transaction)
+-- Phase 1: views in one transaction, then indexes one statement at a time (CONCURRENTLY cannot run in a transaction)
 
 -- tuner:step 1 kind=create_index transactional=false destructive=false object="events_date"
 -- reason: index missing
