@@ -14,9 +14,9 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from tuner.errors import TunerError
 from tuner.model import State, Table, key
 from tuner.profile import Profile, Query
-from tuner.errors import TunerError
 
 
 @dataclass(frozen=True)
