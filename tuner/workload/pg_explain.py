@@ -43,7 +43,7 @@ def plan_lines(explained: Any) -> list[PlanLine]:
 def _walk(node: dict[str, Any], parent: dict[str, Any] | None, out: list[PlanLine]) -> None:
     kind = node.get("Node Type", "")
     if node.get("Parent Relationship") in ("SubPlan", "InitPlan") and node.get("Subplan Name"):
-        out.append(PlanLine(str(node["Subplan Name"]).upper()))
+        out.append(PlanLine(str(node["Subplan Name"])))
     if kind == "Bitmap Heap Scan":
         out.extend(_bitmap(node))
         return
@@ -76,7 +76,7 @@ def _classify(node: dict[str, Any], parent: dict[str, Any] | None) -> PlanLine |
         index = str(node.get("Index Name", "?"))
         using = ("COVERING INDEX " if kind == "Index Only Scan" else "INDEX ") + index
         cond = node.get("Index Cond")
-        detail = f"{kind} using {index} on {_on(node)}" + (f" ({cond})" if cond else "")
+        detail = f"{kind} using {index} on {_on(node)}" + (f" {cond}" if cond else "")
         return PlanLine(detail, "search" if cond else "scan", table=_table(node), using=using,
                         index=index)
     if kind == "Tid Scan":
@@ -114,7 +114,7 @@ def _bitmap(heap: dict[str, Any]) -> list[PlanLine]:
             index = str(node.get("Index Name", "?"))
             cond = node.get("Index Cond")
             found.append(PlanLine(f"Bitmap Heap Scan on {_on(heap)} (Bitmap Index Scan on "
-                                  f"{index}" + (f": {cond})" if cond else ")"), "search",
+                                  f"{index}" + (f" {cond})" if cond else ")"), "search",
                                   table=_table(heap), using=f"INDEX {index}", index=index))
         else:
             todo = list(node.get("Plans", [])) + todo
