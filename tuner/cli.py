@@ -370,7 +370,7 @@ def check_cmd(profile: str, db: str, scan_threshold: int, fmt: str) -> None:
     if fmt == "json":
         out(json.dumps(report.as_dict(), indent=2))
     else:
-        out(check_text(report, db))
+        out(check_text(report, redact(db)))
     if not report.healthy:
         raise click.exceptions.Exit(3)
 
