@@ -170,6 +170,7 @@ def test_compare_leaves_the_source_and_the_server_alone(capsys: pytest.CaptureFi
     assert cost["before_ms"] > 0 and cost["after_ms"] > 0
     html = page.read_text(encoding="utf-8")
     assert "<svg" in html and "latest_messages" in html
+    assert "Left out of the comparison" in html and "shared_buffers" in html
 
 
 def test_compare_text_says_what_was_left_out(capsys: pytest.CaptureFixture[str],

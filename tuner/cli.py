@@ -314,7 +314,7 @@ def _demo_progress() -> Any:
 @profile_argument
 @db_option
 @click.option("--compare", is_flag=True,
-              help="Measure before and after applying PROFILE, on temporary copies of the "
+              help="Measure before and after applying PROFILE, on a throwaway copy of the "
                    "database (the database itself is only read).")
 @click.option("--runs", default=20, show_default=True, type=click.IntRange(1),
               help="Timed runs per query.")
@@ -329,9 +329,10 @@ def bench_cmd(profile: str, db: str, compare: bool, runs: int, warmup: int,
     """Time the profile's declared queries on the database, with their query plans.
 
     Read-only: the queries run on a read-only connection that refuses any write. With
-    --compare, the database is copied (online backup) to a temporary folder, the copy is
-    tuned exactly as `tuner apply` would, and both copies are timed side by side, with the
-    cost of a batch insert before and after."""
+    --compare, the database is copied (SQLite: online backup to a temporary folder;
+    PostgreSQL: pg_dump/pg_restore into a scratch database, dropped at the end), the copy is
+    tuned exactly as `tuner apply` would (server-wide settings left out, and said so), and
+    timed before and after, with the cost of a batch insert before and after."""
     from tuner.workload.bench import bench, bench_compare
 
     _refuse_overwriting_db(html_file, db, "--html")
