@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 import time
 import traceback
@@ -40,7 +39,6 @@ from tuner.report import (
     plan_text,
     state_as_profile,
 )
-from tuner.resources import bundled_profile
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -224,44 +222,67 @@ def _build_demo(path: str, participants: int, seed: int, force: bool) -> None:
 
 
 @cli.command("demo", context_settings=CONTEXT)
+@click.option("--engine", type=click.Choice(ENGINES), default=None,
+              help="sqlite (the default): a demo file in --workdir; postgresql: the demo "
+                   "tables loaded with COPY into the database at --db. Default: from --db.")
+@click.option("--db", "db", default=None, metavar="URL",
+              help="PostgreSQL only: the postgresql:// URL of the database that gets the demo "
+                   "tables and is tuned.")
 @click.option("--workdir", default=".tuner-demo", show_default=True,
               type=click.Path(file_okay=False),
-              help="Folder for the pristine demo database and the working copy.")
+              help="Folder for the plan file and the backups (SQLite: also the pristine demo "
+                   "database and the working copy).")
 @click.option("--participants", default=100_000, show_default=True, type=click.IntRange(0),
               help="Size of the demo database.")
 @click.option("--seed", default=42, show_default=True, type=int, help="Random seed.")
-def demo_cmd(workdir: str, participants: int, seed: int) -> None:
+@click.option("--force", is_flag=True,
+              help="PostgreSQL: drop existing demo tables in --db first (refused without).")
+@click.option("--server-settings", is_flag=True,
+              help="Also apply the profile's server-wide settings (PostgreSQL: ALTER SYSTEM, "
+                   "which changes the whole server's postgresql.auto.conf). Left out unless "
+                   "asked for.")
+def demo_cmd(engine: str | None, db: str | None, workdir: str, participants: int, seed: int,
+             force: bool, server_settings: bool) -> None:
     """Run tuner's main job on a demo bot database: plan and apply the bundled profile, plan
     again, and compare the hot queries before and after.
 
-    A pristine demo database is generated once in --workdir; every run starts from an
-    untouched copy of it (demo.db), so a rerun still has changes to show."""
+    SQLite: a pristine demo database is generated once in --workdir; every run starts from an
+    untouched copy of it (demo.db), so a rerun still has changes to show. PostgreSQL
+    (--engine postgresql --db URL): the demo data is loaded into that database with COPY and
+    tuned there; the comparison runs first, on a scratch clone. Server-wide settings
+    (ALTER SYSTEM) are left out unless --server-settings."""
+    from tuner.workload.bench import bench_compare, database_scoped
+    from tuner.workload.demo_run import DemoRequest, prepare_demo
+
+    found = engine_name_for_target(db) if db else "sqlite"
+    if engine is not None and engine != found:
+        raise TunerError(f"--engine {engine} needs --db with a {engine} URL"
+                         if db is None else f"--engine {engine} does not fit {redact(db)}, "
+                         f"which names a {found} database")
     folder = Path(workdir)
-    folder.mkdir(parents=True, exist_ok=True)
-    pristine = folder / f"pristine-{participants}-{seed}.db"
-    if not pristine.exists():
-        note(f"Generating the demo database ({participants:,} participants), once...")
-        partial = folder / (pristine.name + ".partial")
-        _build_demo(str(partial), participants, seed, force=True)
-        os.replace(partial, pristine)
-    work = folder / "demo.db"
-    for suffix in ("", *COMPANIONS):
-        Path(str(work) + suffix).unlink(missing_ok=True)
-    shutil.copyfile(pristine, work)
-    profile_path = bundled_profile()
-    note(f"Working copy: {work} (from {pristine.name}); profile: {profile_path}")
+    target = prepare_demo(found, DemoRequest(folder, db, participants, seed, force),
+                          _demo_progress(), note)
+    note(f"{target.described}; profile: {target.profile}")
+    profile = load_profile(target.profile)
+    planned, left_out = (profile, []) if server_settings else database_scoped(profile)
     started = time.perf_counter()
-    plan = make_plan(load_profile(profile_path), str(work))
+    plan = make_plan(planned, target.work)
     elapsed = time.perf_counter() - started
     plan_file = folder / "plan.sql"
     _write_atomic(plan_file, render_plan_file(plan))
     out(plan_text(plan), nl=False)
     out("")
     out(f"Planned in {elapsed * 1000:.0f} ms; the SQL plan is in {plan_file}.")
+    for item in left_out:
+        out(f"Left out of this demo: {item.name} ({item.reason}); pass --server-settings to "
+            "apply it too.")
+    note("Measuring what the profile buys (tuner bench --compare, on a copy of the untuned "
+         "database) ...")
+    report = bench_compare(target.untuned, profile, runs=10, warmup=1, on_step=note)
     out("")
     out("Applying it (tuner apply --yes):")
     result = apply_plan_file(parse_plan_file(plan_file.read_text(encoding="utf-8")),
-                             str(work), ApplyOptions())
+                             target.work, ApplyOptions(backup_dir=folder / ".tuner-backups"))
     if result.backup:
         out(f"  backup: {result.backup.path} ({result.backup.seconds:.2f} s)")
     for step, seconds in result.steps:
@@ -269,14 +290,23 @@ def demo_cmd(workdir: str, participants: int, seed: int) -> None:
     out(f"  total {result.seconds:.2f} s")
     out("")
     out("Planning again:")
-    out(plan_text(make_plan(load_profile(profile_path), str(work))), nl=False)
+    out(plan_text(make_plan(planned, target.work)), nl=False)
     out("")
-    out("What the profile buys on this data (tuner bench --compare, on copies of the "
-        "pristine database):")
-    from tuner.workload.bench import bench_compare
-
-    report = bench_compare(str(pristine), load_profile(profile_path), runs=10, warmup=1)
+    out("What the profile buys on this data (tuner bench --compare, measured on a copy of "
+        "the untuned database):")
     out(bench_text(report), nl=False)
+
+
+def _demo_progress() -> Any:
+    show = sys.stderr.isatty()
+
+    def progress(table: str, done: int, total: int) -> None:
+        if show:
+            note(f"\r  {table}: {done:,}/{total:,} rows   ", nl=False)
+            if done >= total:
+                note("")
+
+    return progress
 
 
 # -- bench -----------------------------------------------------------------------------------
@@ -284,7 +314,7 @@ def demo_cmd(workdir: str, participants: int, seed: int) -> None:
 @profile_argument
 @db_option
 @click.option("--compare", is_flag=True,
-              help="Measure before and after applying PROFILE, on temporary copies of the "
+              help="Measure before and after applying PROFILE, on a throwaway copy of the "
                    "database (the database itself is only read).")
 @click.option("--runs", default=20, show_default=True, type=click.IntRange(1),
               help="Timed runs per query.")
@@ -299,9 +329,10 @@ def bench_cmd(profile: str, db: str, compare: bool, runs: int, warmup: int,
     """Time the profile's declared queries on the database, with their query plans.
 
     Read-only: the queries run on a read-only connection that refuses any write. With
-    --compare, the database is copied (online backup) to a temporary folder, the copy is
-    tuned exactly as `tuner apply` would, and both copies are timed side by side, with the
-    cost of a batch insert before and after."""
+    --compare, the database is copied (SQLite: online backup to a temporary folder;
+    PostgreSQL: pg_dump/pg_restore into a scratch database, dropped at the end), the copy is
+    tuned exactly as `tuner apply` would (server-wide settings left out, and said so), and
+    timed before and after, with the cost of a batch insert before and after."""
     from tuner.workload.bench import bench, bench_compare
 
     _refuse_overwriting_db(html_file, db, "--html")
@@ -340,7 +371,7 @@ def check_cmd(profile: str, db: str, scan_threshold: int, fmt: str) -> None:
     if fmt == "json":
         out(json.dumps(report.as_dict(), indent=2))
     else:
-        out(check_text(report, db))
+        out(check_text(report, redact(db)))
     if not report.healthy:
         raise click.exceptions.Exit(3)
 

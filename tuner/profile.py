@@ -296,7 +296,7 @@ def _build(data: dict, origins: dict, path: str) -> Profile:
         _check_name(spec["name"], ("queries", i, "name"), query_names, fail, reserved=False)
         _check_select(spec["sql"], ("queries", i, "sql"), fail, f"query {spec['name']}")
         params = dict(spec.get("params") or {})
-        _check_params(spec["sql"], params, ("queries", i), fail)
+        _check_params(spec["sql"], params, ("queries", i), fail, data.get("engine", "sqlite"))
         queries.append(Query(spec["name"], spec["sql"].strip(), params, spec.get("description")))
 
     maintenance = data.get("maintenance") or {}
@@ -403,9 +403,32 @@ def _with_main_verb(tokens: list[Token]) -> str | None:
     return None
 
 
-def _check_params(sql: str, params: dict, where: Path_, fail: Any) -> None:
+def _sqlite_params(sql: str) -> tuple[list[str], bool]:
+    """The `:name` (`@name`, `$name`) parameters SQLite's tokenizer finds, and whether `?`
+    placeholders are used."""
     used = [t.text[1:] for t in tokenize(sql) if t.kind == PARAM and t.text[:1] in ":@$"]
-    positional = [t for t in tokenize(sql) if t.kind == PARAM and t.text[:1] == "?"]
+    return used, any(t.kind == PARAM and t.text[:1] == "?" for t in tokenize(sql))
+
+
+def _postgresql_params(sql: str) -> tuple[list[str], bool]:
+    """The `:name` parameters as tuner.sqlparams converts them for psycopg: `::` casts,
+    string literals and array slices are not parameters."""
+    from tuner.errors import TunerError
+    from tuner.sqlparams import to_psycopg
+
+    try:
+        return list(to_psycopg(sql).names), False
+    except TunerError:
+        return _sqlite_params(sql)  # the query check names what cannot be read
+
+
+#: engine -> how its queries' parameters are found (each engine's driver reads them apart).
+PARAM_READERS = {"sqlite": _sqlite_params, "postgresql": _postgresql_params}
+
+
+def _check_params(sql: str, params: dict, where: Path_, fail: Any,
+                  engine: str = "sqlite") -> None:
+    used, positional = PARAM_READERS.get(engine, _sqlite_params)(sql)
     if positional:
         raise fail(where + ("sql",), "use named parameters (:name), not '?'")
     missing = sorted(set(used) - set(params))

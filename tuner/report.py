@@ -194,6 +194,11 @@ def bench_text(report: Any) -> str:
             lines.append(f"Write cost: not measurable ({cost['reason']}).")
         for skipped in cost["skipped"] if cost["measurable"] else []:
             lines.append(f"  skipped {skipped}")
+    if d.get("left_out_settings"):
+        lines.append("")
+        lines.append("Left out of the comparison (server-wide settings, not applied to the "
+                     "copy):")
+        lines += [f"  {s['name']}: {s['reason']}" for s in d["left_out_settings"]]
     return "\n".join(lines) + "\n"
 
 
@@ -236,8 +241,11 @@ def history_text(records: list[HistoryRow]) -> str:
 
 def check_text(report: Any, db: str) -> str:
     """`tuner check` for people: the verdict, then what drifted and which queries scan."""
+    pending = [f"  {p['setting']}: {p['value']} is written ({p['source']}), the server still "
+               f"runs with {p['running']} until it reloads or restarts" for p in report.pending]
     if report.healthy:
-        return f"OK: {db} matches the profile and no declared query scans a large table."
+        text = f"OK: {db} matches the profile and no declared query scans a large table."
+        return "\n".join([text, "Pending (not drift):", *pending]) if pending else text
     lines = [f"FAIL: {db}"]
     if report.drift:
         lines.append(f"Drift ({len(report.drift)} step(s) to apply; see `tuner plan`):")
@@ -247,6 +255,8 @@ def check_text(report: Any, db: str) -> str:
         lines += [f"  {s['query']}: SCAN {s['table']} (~{s['rows']:,} rows)"
                   if s["rows"] is not None else f"  {s['query']}: SCAN {s['table']}"
                   for s in report.scans]
+    if pending:
+        lines += ["Pending (not drift):", *pending]
     return "\n".join(lines)
 
 

@@ -128,6 +128,12 @@ class Engine(Protocol):
                                                                 dict[str, Setting]]:
         """Split desired settings into (planned persistent ones, per-connection runtime ones)."""
 
+    def server_wide_settings(self, settings: dict[str, Any]) -> dict[str, str]:
+        """Those of `settings` whose scope is the whole server rather than one database
+        (PostgreSQL: ALTER SYSTEM), each with why, in words: a comparison on a scratch copy
+        or a demo must not apply them to a shared server. {} where every setting lives in the
+        database (SQLite)."""
+
     def inspect(self, target: str) -> State:
         """Read the live state, read-only. Raise DatabaseError if it cannot be read."""
 

@@ -99,6 +99,24 @@ class PostgresEngine:
                 runtime[name] = Setting(name, value, CONNECTION)
         return persistent, runtime
 
+    def server_wide_settings(self, settings: dict[str, Any]) -> dict[str, str]:
+        """The settings applied with ALTER SYSTEM (contexts sighup, backend, postmaster):
+        they change postgresql.auto.conf, the configuration of every database on the server.
+        Custom `x.y` names are left to ALTER DATABASE, as the plan does."""
+        out = {}
+        for name in settings:
+            if "." in name:
+                continue
+            guc = self._guc(name)
+            if guc.apply_by == "restart":
+                out[name] = ("context postmaster: ALTER SYSTEM would change the whole "
+                             "server's postgresql.auto.conf, and it takes effect only after "
+                             "a restart")
+            elif guc.apply_by == "system":
+                out[name] = (f"context {guc.context}: ALTER SYSTEM would change the whole "
+                             "server's postgresql.auto.conf (every database on it)")
+        return out
+
     def _guc(self, name: str) -> Guc:
         return known_guc(name, self._gucs or catalog())
 

@@ -48,25 +48,34 @@ DUMP_COMPLETE = "-- PostgreSQL database dump complete"
 def pg_dump_path(conn: psycopg.Connection) -> str:
     """The pg_dump on PATH, checked against the server's major version; BackupError if it
     is missing or older than the server."""
+    return client_tool(conn, "pg_dump", "the backup before apply needs it",
+                       "apply with --no-backup")
+
+
+def client_tool(conn: psycopg.Connection, tool: str, needed: str, instead: str) -> str:
+    """The client program `tool` (pg_dump, pg_restore) on PATH, checked against the server's
+    major version; BackupError if it is missing or older than the server, saying what
+    `needed` it and what to do `instead`. Nothing has changed when it is raised."""
     server = conn.info.server_version // 10000
     tools = f"the PostgreSQL {server} client tools (Debian: postgresql-client-{server})"
-    found = shutil.which("pg_dump")
+    found = shutil.which(tool)
     if found is None:
-        raise BackupError(f"pg_dump not found on PATH: the backup before apply needs it; "
-                          f"install {tools}, or apply with --no-backup; nothing was changed")
+        raise BackupError(f"{tool} not found on PATH: {needed}; install {tools}, or "
+                          f"{instead}; nothing was changed")
     try:
         answer = subprocess.run([found, "--version"], capture_output=True, text=True,
                                 timeout=60).stdout
     except (OSError, subprocess.SubprocessError) as exc:
-        raise BackupError(f"{found}: cannot run pg_dump: {exc}; nothing was changed") from None
+        raise BackupError(f"{found}: cannot run {tool}: {exc}; nothing was changed") from None
     version = re.search(r"(\d+)(?:\.\d+)*", answer)
     if version is None:
-        raise BackupError(f"{found}: cannot tell the pg_dump version from "
+        raise BackupError(f"{found}: cannot tell the {tool} version from "
                           f"{answer.strip()[:80]!r}; nothing was changed")
     if int(version.group(1)) < server:
-        raise BackupError(f"{found}: pg_dump {version.group(0)} is older than the server "
-                          f"(PostgreSQL {server}) and cannot dump it; install {tools} or put "
-                          "them first on PATH, or apply with --no-backup; nothing was changed")
+        raise BackupError(f"{found}: {tool} {version.group(0)} is older than the server "
+                          f"(PostgreSQL {server}) and cannot handle its dumps; "
+                          f"install {tools} or put them first on PATH, or {instead}; nothing "
+                          "was changed")
     return found
 
 

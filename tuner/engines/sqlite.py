@@ -62,6 +62,10 @@ class SQLiteEngine:
             raise ValueError(f"unknown pragma {name!r} (known: {', '.join(sorted(PRAGMAS))})")
         return pragma.normalize(value)
 
+    def server_wide_settings(self, settings: dict[str, Any]) -> dict[str, str]:
+        """None: every pragma lives in the database file or dies with the connection."""
+        return {}
+
     def split_settings(self, settings: dict[str, Any]
                        ) -> tuple[dict[str, Setting], dict[str, Setting]]:
         """Persistent pragmas are planned; connection pragmas are runtime settings. A journal

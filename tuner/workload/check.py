@@ -1,7 +1,10 @@
 """tuner check: drift and health in one verdict, for CI and cron.
 
 Healthy means the database matches the profile (its plan is empty) and no declared query
-scans a large table. Read-only: queries are only EXPLAINed, under the read-only guard.
+scans a large table. Read-only: queries are only EXPLAINed, on the engine's read-only
+connection (tuner.workload.bench.open_side). A setting written but waiting for a reload or a
+restart (PostgreSQL's pending_restart) is reported as pending, never as drift: applying again
+would not change it.
 """
 
 from __future__ import annotations
@@ -10,10 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tuner.api import engine_for, make_plan
-from tuner.model import Table, key
+from tuner.model import State, Table, key
 from tuner.profile import Profile, Query
 from tuner.sqltext import tokenize
-from tuner.workload.bench import explain, open_guarded
+from tuner.workload.bench import open_side
 
 #: A SCAN of a table with at least this many rows (estimated) is a regression.
 SCAN_THRESHOLD = 10_000
@@ -25,10 +28,12 @@ _NOT_ALIASES = {"where", "join", "on", "left", "right", "inner", "outer", "full"
 
 @dataclass
 class CheckReport:
-    """Drift (the plan's steps) and the queries that scan large tables."""
+    """Drift (the plan's steps), the queries that scan large tables, and settings that are
+    written but not yet in effect (pending: not a failure)."""
 
     drift: list[dict[str, Any]] = field(default_factory=list)
     scans: list[dict[str, Any]] = field(default_factory=list)
+    pending: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def healthy(self) -> bool:
@@ -37,7 +42,16 @@ class CheckReport:
 
     def as_dict(self) -> dict[str, Any]:
         """The machine-readable report."""
-        return {"healthy": self.healthy, "drift": self.drift, "scans": self.scans}
+        return {"healthy": self.healthy, "drift": self.drift, "scans": self.scans,
+                "pending": self.pending}
+
+
+def pending_settings(state: State) -> list[dict[str, Any]]:
+    """Settings whose configured value differs from the one the server runs with until it
+    reloads or restarts (inspection fills `running` only then)."""
+    return [{"setting": s.name, "value": s.value, "running": s.running, "source": s.source}
+            for _, s in sorted(state.settings.items())
+            if s.running is not None and s.running != s.value]
 
 
 def aliases(sql: str, tables: dict[str, Table]) -> dict[str, str]:
@@ -65,13 +79,13 @@ def check(profile: Profile, db: str, threshold: int = SCAN_THRESHOLD) -> CheckRe
     report.drift = [{"kind": s.kind, "object": s.object, "reason": s.reason}
                     for s in plan.steps]
     state = engine_for(db).inspect(db)
-    conn, guard = open_guarded(db, profile)
+    report.pending = pending_settings(state)
+    side = open_side(db, profile)
     try:
         for query in profile.queries:
-            report.scans += _large_scans(query, explain(conn, guard, query), state.tables,
-                                         threshold)
+            report.scans += _large_scans(query, side.explain(query), state.tables, threshold)
     finally:
-        conn.close()
+        side.close()
     return report
 
 

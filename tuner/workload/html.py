@@ -227,6 +227,15 @@ transaction (rolled back): {{ '%.2f' % cost.before_ms }} ms before,
 <p>Not measurable ({{ cost.reason }}).</p>
 {% endif %}
 {% endif %}
+{% if d.left_out_settings %}
+<h2>Left out of the comparison</h2>
+<p>Server-wide settings, not applied to the copy:</p>
+<ul>
+{% for s in d.left_out_settings %}
+<li><code>{{ s.name }}</code>: {{ s.reason }}</li>
+{% endfor %}
+</ul>
+{% endif %}
 </body>
 </html>
 """
