@@ -42,7 +42,7 @@ from tuner.workload.demo import create_demo_db
 ROOT = Path(__file__).resolve().parent.parent
 BOT = str(ROOT / "profiles" / "telegram-bot.yaml")
 BIN = Path(sys.executable).parent
-BOT_INDEXES = {"participants_event_status", "participants_user_status", "messages_event_time",
+BOT_INDEXES = {"participants_event_status", "participants_user_active", "messages_event_time",
                "events_upcoming", "events_creator_date"}
 HISTORY_KEYS = {"id", "started_at", "finished_at", "status", "tuner_version", "profile_name",
                 "profile_version", "profile_sha256", "plan_sha256", "steps_total",

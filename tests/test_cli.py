@@ -362,7 +362,7 @@ def test_plan_out_writes_the_plan_file_whatever_the_format(
     m = parsed.manifest
     assert m["tuner_version"] == tuner.__version__
     profile = load_profile(BOT)
-    assert m["profile"] == {"name": "telegram-bot", "version": 1, "sha256": profile.sha256}
+    assert m["profile"] == {"name": "telegram-bot", "version": profile.version, "sha256": profile.sha256}
     assert m["database"] == str(demo_db)
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", m["created"])
     assert re.fullmatch(r"[0-9a-f]{64}", m["fingerprint"])
@@ -549,7 +549,7 @@ def test_inspect_yaml_has_a_comment_header(capsys: pytest.CaptureFixture[str],
 def test_validate_bundled_profile(capsys: pytest.CaptureFixture[str]) -> None:
     r = run(capsys, "validate", BOT)
     assert r.code == 0 and r.err == ""
-    assert r.out == (f"ok: {BOT}: profile telegram-bot v1 (sqlite; 5 indexes, 2 views, "
+    assert r.out == (f"ok: {BOT}: profile telegram-bot v2 (sqlite; 5 indexes, 2 views, "
                      "6 queries)\n")
 
 

@@ -223,10 +223,10 @@ def test_several_problems_are_counted(tmp_path: Path) -> None:
 # -- a valid profile -----------------------------------------------------------------------------
 def test_bundled_profile_loads(capsys: pytest.CaptureFixture[str]) -> None:
     p = load_profile(BOT)
-    assert (p.name, p.version, p.engine, p.prune) == ("telegram-bot", 1, "sqlite", False)
+    assert (p.name, p.version, p.engine, p.prune) == ("telegram-bot", 2, "sqlite", False)
     assert p.settings["journal_mode"] == "wal" and p.settings["foreign_keys"] is True
     assert [i.name for i in p.indexes][:2] == ["participants_event_status",
-                                               "participants_user_status"]
+                                               "participants_user_active"]
     assert len(p.views) == 2 and len(p.queries) == 6
     assert re.fullmatch(r"[0-9a-f]{64}", p.sha256)
     code, out, err = validate_cli(capsys, BOT)
