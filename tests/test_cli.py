@@ -362,7 +362,8 @@ def test_plan_out_writes_the_plan_file_whatever_the_format(
     m = parsed.manifest
     assert m["tuner_version"] == tuner.__version__
     profile = load_profile(BOT)
-    assert m["profile"] == {"name": "telegram-bot", "version": profile.version, "sha256": profile.sha256}
+    assert m["profile"] == {"name": "telegram-bot", "version": profile.version,
+                            "sha256": profile.sha256}
     assert m["database"] == str(demo_db)
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", m["created"])
     assert re.fullmatch(r"[0-9a-f]{64}", m["fingerprint"])

@@ -230,7 +230,7 @@ def test_bundled_profile_loads(capsys: pytest.CaptureFixture[str]) -> None:
     assert len(p.views) == 2 and len(p.queries) == 6
     assert re.fullmatch(r"[0-9a-f]{64}", p.sha256)
     code, out, err = validate_cli(capsys, BOT)
-    assert code == 0 and err == "" and out.startswith(f"ok: {BOT}: profile telegram-bot v1")
+    assert code == 0 and err == "" and out.startswith(f"ok: {BOT}: profile telegram-bot v2")
 
 
 def test_values_are_normalized(tmp_path: Path) -> None:
