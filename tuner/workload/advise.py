@@ -120,6 +120,7 @@ class Gain:
 
     visited: float
     cost: tuple[float, float] | None = None
+    cost_of: str = "the query"
 
 
 class Evaluator(Protocol):
@@ -371,8 +372,9 @@ def _recommend(chosen: list[_Verdict], state: State) -> list[Recommendation]:
         worst = max(v.served[q][0].visited for q in served)
         fixes = "; ".join(f"{q}: {v.served[q][1]} -> {v.served[q][2]}" for q in served)
         rows = "row" if round(worst) == 1 else "rows"
-        costs = [v.served[q][0].cost for q in served if v.served[q][0].cost]
-        cost = "".join(f", estimated cost {a:,.1f} -> {b:,.1f}" for a, b in costs[:1])
+        gains = [v.served[q][0] for q in served if v.served[q][0].cost]
+        cost = "".join(f", estimated cost of {g.cost_of} {g.cost[0]:,.1f} -> {g.cost[1]:,.1f}"
+                       for g in gains[:1] if g.cost)
         reason = f"about {worst:,.0f} {rows} visited instead of ~{nrow:,}{cost} ({fixes})"
         recs.append(Recommendation(v.name, v.cand.table, v.cand.columns,
                                    v.cand.where.sql if v.cand.where else None, served, reason,
