@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg
 import pytest
 import yaml
-from helpers import assert_error_last, run, write
+from helpers import assert_error_last, assert_flags_and_problems, run, write
 
 from tuner import load_profile
 from tuner.resources import bundled_profile
@@ -70,15 +70,7 @@ def test_advise_case_on_postgresql(capsys: pytest.CaptureFixture[str], tmp_path:
     want = sorted((e["table"], tuple(e["columns"]), tuple(e.get("include") or ()),
                    where_key(e.get("where")), tuple(e["queries"])) for e in expected["recommend"])
     assert _recs(advice) == want, advice.recommendations
-    flagged: dict[str, list[str]] = {}
-    for f in advice.flags:
-        flagged.setdefault(f["index"], []).append(f["reason"])
-    wanted_flags = expected.get("flags") or []
-    assert set(flagged) == {f["index"] for f in wanted_flags}, advice.flags
-    for f in wanted_flags:
-        assert any(f["reason"] in reason for reason in flagged[f["index"]]), flagged
-    if "problems" in expected:
-        assert [p["query"] for p in advice.problems] == expected["problems"]
+    assert_flags_and_problems(advice, expected)
 
     _converge(capsys, profile, pg_hypopg_url)
     assert len(load_profile(profile).indexes) == len(want)
