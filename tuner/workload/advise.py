@@ -135,8 +135,9 @@ class Evaluator(Protocol):
     def explain(self, query: Query) -> list[PlanLine]:
         """The plan of `query` now (with a candidate being tried in place)."""
 
-    def add(self, cand: Candidate, name: str) -> str:
-        """Put `cand` in place as index `name`; returns the name plans show it under."""
+    def add(self, cand: Candidate, name: str) -> str | None:
+        """Put `cand` in place as index `name`; returns the name plans show it under, or
+        None when the engine cannot make that index (a type without a B-tree opclass)."""
 
     def remove(self, shown: str) -> None:
         """Take the candidate plans show as `shown` away again."""
@@ -268,7 +269,7 @@ def _search(evaluator: Evaluator, work: _Workload, plans: dict[str, list[PlanLin
                                 for c in pool) if v]
         picked = _pick(verdicts)
         for v in picked:
-            v.shown = evaluator.add(v.cand, v.name)
+            v.shown = evaluator.add(v.cand, v.name) or v.shown
             taken.add(key(v.name))
         chosen += picked
         pool = [c for c in pool if all(c != v.cand for v in picked)]
@@ -292,6 +293,8 @@ def _try(evaluator: Evaluator, work: _Workload, cand: Candidate, name: str,
     """The queries `cand` serves: its index appears in their plan, the large scan of its table
     or a temp B-tree goes away, and the evaluator measures a gain of MIN_GAIN or more."""
     shown = evaluator.add(cand, name)
+    if shown is None:
+        return None
     served = {}
     try:
         for qname, problems in bad.items():

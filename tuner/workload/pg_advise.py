@@ -172,13 +172,17 @@ class PgEvaluator:
         self.last[query.name] = self._explain(query)
         return lines_of(self.last[query.name])
 
-    def add(self, cand: Candidate, name: str) -> str:
-        """Create `cand` as a hypothetical index; returns the name HypoPG gave it."""
+    def add(self, cand: Candidate, name: str) -> str | None:
+        """Create `cand` as a hypothetical index; returns the name HypoPG gave it, or None
+        when the server refuses the index (a column type without a B-tree operator class)."""
         schema, table = split_name(cand.table)
         ddl = render(ENGINE, "advise/index_ddl", schema=schema, table=table,
                      columns=list(cand.columns), include=list(cand.include), where=cand.where)
-        oid, shown = self._fetch(render(ENGINE, "advise/hypo_create", schema=self.schema),
-                                 {"ddl": ddl}, f"hypothetical index {name}")[0]
+        try:
+            oid, shown = self._fetch(render(ENGINE, "advise/hypo_create", schema=self.schema),
+                                     {"ddl": ddl}, f"hypothetical index {name}")[0]
+        except TunerError:
+            return None
         self.oids[shown] = oid
         return str(shown)
 
