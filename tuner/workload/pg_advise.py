@@ -6,9 +6,12 @@ runs in one session (tuner.connect with the profile's per-session settings, so
 ONLY transaction that is rolled back: declared queries are only EXPLAINed (FORMAT JSON),
 never run. A candidate is one `hypopg_create_index` (the CREATE INDEX text rendered from
 sql/postgresql/advise/index_ddl.sql.j2, the one place its names are quoted); it lives in the
-backend's memory only, EXPLAIN in the same session considers it, and hypopg_drop_index /
-hypopg_reset forget it (https://hypopg.readthedocs.io/en/latest/usage.html). The planner's
-own statistics (pg_statistic) weigh every plan, so nothing is sampled here.
+backend's memory only and EXPLAIN in the same session considers it
+(https://hypopg.readthedocs.io/en/latest/usage.html). Each trial's index is forgotten with
+hypopg_drop_index right after its EXPLAINs; the indexes a round chooses stay for the next
+rounds, so hypopg_reset runs once at the start and once at the end (and the backend's exit
+forgets everything anyway). The planner's own statistics (pg_statistic) weigh every plan, so
+nothing is sampled here.
 
 A candidate's gain is the larger of two ratios of the planner's estimated costs: the whole
 query's total cost, and what reading the candidate's table costs the query (its scan nodes,
