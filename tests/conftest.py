@@ -90,3 +90,36 @@ def pg_url(pg_admin_url: str) -> Iterator[str]:
         with psycopg.connect(pg_admin_url, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
                          .format(sql.Identifier(name)))
+
+
+# HypoPG (hypothetical indexes) is what `tuner advise` uses on PostgreSQL. Where the server
+# lacks it the advise tests skip with the install hint; .ci/run installs it and sets
+# TUNER_REQUIRE_HYPOPG=1, which turns that skip into a failure.
+HYPOPG_HINT = ("the PostgreSQL server at {url} has no hypopg extension; install it with "
+               "`apt-get install postgresql-$(ls /etc/postgresql | head -1)-hypopg`")
+
+
+@pytest.fixture(scope="session")
+def hypopg_available(pg_admin_url: str) -> bool:
+    """True when the server offers hypopg; otherwise skip (fail in CI)."""
+    import psycopg
+
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        found = conn.execute("SELECT count(*) FROM pg_available_extensions "
+                             "WHERE name = 'hypopg'").fetchone()[0]
+    if not found:
+        message = HYPOPG_HINT.format(url=pg_admin_url)
+        if os.environ.get("TUNER_REQUIRE_HYPOPG") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    return True
+
+
+@pytest.fixture
+def pg_hypopg_url(pg_url: str, hypopg_available: bool) -> str:
+    """A fresh scratch database with the hypopg extension created in it."""
+    import psycopg
+
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION hypopg")
+    return pg_url

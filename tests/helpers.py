@@ -137,3 +137,17 @@ def compare_golden(case: Path, body: str, update: bool) -> None:
             fromfile=f"{case.name}/plan.sql (expected)", tofile="rendered plan body"))
         pytest.fail(f"plan body differs from {case.name}/plan.sql "
                     f"(UPDATE_GOLDEN=1 rewrites it):\n{delta}", pytrace=False)
+
+
+def assert_flags_and_problems(advice: object, expected: dict) -> None:
+    """An advise case's flags (index names, and a fragment of each reason) and, where the
+    case gives them, the queries with problems, in order."""
+    flagged: dict[str, list[str]] = {}
+    for f in advice.flags:  # type: ignore[attr-defined]
+        flagged.setdefault(f["index"], []).append(f["reason"])
+    wanted = expected.get("flags") or []
+    assert set(flagged) == {f["index"] for f in wanted}, flagged
+    for f in wanted:
+        assert any(f["reason"] in reason for reason in flagged[f["index"]]), flagged
+    if "problems" in expected:
+        assert [p["query"] for p in advice.problems] == expected["problems"]  # type: ignore[attr-defined]

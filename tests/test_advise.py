@@ -154,8 +154,8 @@ def test_json_shape(capsys: pytest.CaptureFixture[str], tmp_path: Path, db: Path
     data = json.loads(r.out)
     assert set(data) == {"problems", "recommendations", "flags", "notes"}
     assert {"query", "kind", "table", "rows", "plan"} <= set(data["problems"][0])
-    assert set(data["recommendations"][0]) == {"name", "table", "columns", "where", "queries",
-                                               "reason", "declared"}
+    assert set(data["recommendations"][0]) == {"name", "table", "columns", "include", "where",
+                                               "queries", "reason", "declared"}
 
 
 def test_text_and_help(capsys: pytest.CaptureFixture[str], tmp_path: Path, db: Path) -> None:

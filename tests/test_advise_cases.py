@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import run, sha
+from helpers import assert_flags_and_problems, run, sha
 
 from tuner import load_profile
 from tuner.engines.sqlite_inspect import open_readonly, read_state
@@ -57,15 +57,7 @@ def test_advise_case(capsys: pytest.CaptureFixture[str], tmp_path: Path, base: b
     want = sorted((e["table"], tuple(e["columns"]), where_key(e.get("where")),
                    tuple(e["queries"])) for e in expected["recommend"])
     assert _recs(advice) == want
-    flagged = {f["index"]: [] for f in advice.flags}
-    for f in advice.flags:
-        flagged[f["index"]].append(f["reason"])
-    wanted_flags = expected.get("flags") or []
-    assert set(flagged) == {f["index"] for f in wanted_flags}, advice.flags
-    for f in wanted_flags:
-        assert any(f["reason"] in reason for reason in flagged[f["index"]]), flagged
-    if "problems" in expected:
-        assert [p["query"] for p in advice.problems] == expected["problems"]
+    assert_flags_and_problems(advice, expected)
 
     # Converge: write the advice into the profile, apply it, advise again.
     r = run(capsys, "advise", profile, "--db", db, "--write")

@@ -386,13 +386,18 @@ def check_cmd(profile: str, db: str, scan_threshold: int, fmt: str) -> None:
                    "reason as a YAML comment, and bump `version` by one. The rest of the file "
                    "(comments, layout) is kept byte for byte; flagged indexes are only "
                    "reported, never removed.")
-def advise_cmd(profile: str, db: str, scan_threshold: int, fmt: str, write: bool) -> None:
+@click.option("--create-extension", is_flag=True,
+              help="PostgreSQL: run CREATE EXTENSION hypopg in the database if the server has "
+                   "HypoPG but the database does not (otherwise advise stops and says so).")
+def advise_cmd(profile: str, db: str, scan_threshold: int, fmt: str, write: bool,
+               create_extension: bool) -> None:
     """Recommend indexes for PROFILE's declared queries, and flag indexes that earn nothing.
 
-    Read-only on the database: each query is EXPLAINed under the read-only guard; candidates
-    are tried in an in-memory copy of the schema with statistics sampled from the data, never
-    built over it. --format yaml prints an `indexes:` block to paste into the profile;
-    --write adds it to PROFILE instead (then `tuner plan` / `tuner apply` build it)."""
+    Read-only on the database: each query is only EXPLAINed, read-only. Candidates are never
+    built over the data: SQLite tries them in an in-memory copy of the schema with statistics
+    sampled from the data; PostgreSQL as HypoPG hypothetical indexes in one session, weighed
+    by the server's own statistics. --format yaml prints an `indexes:` block to paste into the
+    profile; --write adds it to PROFILE instead (then `tuner plan` / `tuner apply` build it)."""
     from tuner.workload.advise import advise
     from tuner.workload.advise_write import indexes_block, write_advice
 
@@ -403,15 +408,15 @@ def advise_cmd(profile: str, db: str, scan_threshold: int, fmt: str, write: bool
     loaded = load_profile(profile)
     if not loaded.queries:
         raise TunerError(f"{profile}: profile {loaded.name} declares no queries to advise on")
-    advice = advise(loaded, db, scan_threshold)
+    advice = advise(loaded, db, scan_threshold, create_extension=create_extension)
     recs = advice.to_write()
     if fmt == "json":
         out(json.dumps(advice.as_dict(), indent=2))
     elif fmt == "yaml":
-        out(f"# Advised from {db} by tuner {__version__}.")
+        out(f"# Advised from {redact(db)} by tuner {__version__}.")
         out(indexes_block([r.as_profile() for r in recs], [r.notes() for r in recs]))
     else:
-        out(advise_text(advice, db))
+        out(advise_text(advice, redact(db)))
     if write:
         written = write_advice(profile, original, [r.as_profile() for r in recs],
                                [r.notes() for r in recs])

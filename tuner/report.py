@@ -274,7 +274,8 @@ def advise_text(advice: Any, db: str) -> str:
         lines.append("Recommended indexes:")
         for r in advice.recommendations:
             where = f" WHERE {r.where}" if r.where else ""
-            lines.append(f"  {r.name} ON {r.table}({', '.join(r.columns)}){where}")
+            include = f" INCLUDE ({', '.join(r.include)})" if r.include else ""
+            lines.append(f"  {r.name} ON {r.table}({', '.join(r.columns)}){include}{where}")
             lines.append(f"    serves: {', '.join(r.queries)}")
             lines.append(f"    why: {r.reason}")
             if r.declared:

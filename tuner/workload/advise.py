@@ -1,35 +1,43 @@
 """tuner advise: which indexes the declared workload needs, and which existing ones earn nothing.
 
-This module owns the advice: it finds the declared queries whose plan scans a large table or
-sorts in a temp B-tree (EXPLAIN under the read-only guard), derives candidate indexes from each
-SELECT core of each query (parsed with sqlglot in tuner.workload.shape, never with regular
-expressions), and evaluates every candidate without building it over the data, in the
-schema-only scratch database of tuner.workload.advise_eval: the query is EXPLAINed again with
-the candidate and its sampled statistics in place. A candidate is kept only when it changes the
-plan and cuts the estimated rows visited by MIN_GAIN or more. Evaluation runs in rounds, each
-with the indexes chosen so far in place, so a join gets an index on each side. It returns
-data; the CLI prints, tuner.workload.advise_write edits the profile.
+This module owns the engine-neutral advice: the problems of each declared query (a SCAN of a
+large table, a temp B-tree for ORDER BY or GROUP BY, in the plan vocabulary of
+tuner.workload.measure), the candidate pool (from each SELECT core, parsed with sqlglot in
+tuner.workload.shape, never with regular expressions), the rounds of evaluation, the small
+set chosen for the whole workload, and the flags on existing indexes. A candidate is kept
+only when its index appears in a query's plan, the plan's problem goes away, and the engine's
+evaluator says the gain is MIN_GAIN or more. Rounds run with the indexes chosen so far in
+place, so a join gets an index on each side.
+
+How a candidate is tried without building it over the data is the engine's: an `Evaluator`
+from the engine's advise module, chosen through the ADVISERS table (SQLite:
+tuner.workload.sqlite_advise, a schema-only scratch copy with sampled statistics; PostgreSQL:
+tuner.workload.pg_advise, HypoPG's hypothetical indexes). It returns data; the CLI prints,
+tuner.workload.advise_write edits the profile.
 """
 
 from __future__ import annotations
 
-import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from types import ModuleType
+from typing import Any, Protocol
 
 import sqlglot
 from sqlglot import exp
 
-from tuner.engines.sqlite_inspect import open_readonly, read_state
+from tuner.engines import engine_name_for_target
 from tuner.lint import low_cardinality, redundant
 from tuner.model import State, key
 from tuner.profile import Profile, Query
-from tuner.workload.advise_eval import Samples, Scratch, rows_visited, sample_stat
-from tuner.workload.bench import PlanLine, explain, open_guarded
 from tuner.workload.check import SCAN_THRESHOLD
-from tuner.workload.shape import Candidate, Shape, candidates, parse_query
+from tuner.workload.measure import PlanLine
+from tuner.workload.shape import Candidate, Shape, TableUse, parse_query
 
-#: A candidate must cut the rows visited by at least this factor against a scan of the table.
+__all__ = ["MIN_GAIN", "Advice", "AdviseOptions", "Evaluator", "Gain", "Recommendation",
+           "advise", "advise_with", "parse_query", "where_key"]
+
+#: A candidate must cut what its table costs the query by at least this factor.
 MIN_GAIN = 10
 #: Covering columns are worth their width only when the query visits this many rows or more.
 COVERING_MIN_ROWS = 50
@@ -41,7 +49,8 @@ MAX_ROUNDS = 3
 # -- the advice --------------------------------------------------------------------------------
 @dataclass
 class Recommendation:
-    """An index to add, why, and the declared queries it serves."""
+    """An index to add, why, and the declared queries it serves. `include`: non-key columns
+    (PostgreSQL's INCLUDE), there only so a query can skip the table."""
 
     name: str
     table: str
@@ -49,6 +58,7 @@ class Recommendation:
     where: str | None
     queries: list[str]
     reason: str
+    include: tuple[str, ...] = ()
 
     declared: str | None = None        # the profile already declares it under this name
 
@@ -56,6 +66,8 @@ class Recommendation:
         """The entry for a profile's `indexes:` list (the reason goes in `notes`)."""
         entry: dict[str, Any] = {"name": self.name, "table": self.table,
                                  "columns": list(self.columns)}
+        if self.include:
+            entry["include"] = list(self.include)
         if self.where:
             entry["where"] = self.where
         entry["comment"] = f"serves {', '.join(self.queries)} (tuner advise)"
@@ -66,9 +78,10 @@ class Recommendation:
         return [f"tuner advise: {self.reason}"]
 
     def as_dict(self) -> dict[str, Any]:
+        """The JSON form."""
         return {"name": self.name, "table": self.table, "columns": list(self.columns),
-                "where": self.where, "queries": self.queries, "reason": self.reason,
-                "declared": self.declared}
+                "include": list(self.include), "where": self.where, "queries": self.queries,
+                "reason": self.reason, "declared": self.declared}
 
 
 @dataclass
@@ -81,6 +94,7 @@ class Advice:
     notes: list[dict[str, Any]] = field(default_factory=list)   # queries not analysed, why
 
     def as_dict(self) -> dict[str, Any]:
+        """The JSON form."""
         return {"problems": self.problems,
                 "recommendations": [r.as_dict() for r in self.recommendations],
                 "flags": self.flags, "notes": self.notes}
@@ -90,12 +104,56 @@ class Advice:
         return [r for r in self.recommendations if not r.declared]
 
 
+@dataclass(frozen=True)
+class AdviseOptions:
+    """What the command line passes to an engine's adviser. `create_extension`: PostgreSQL
+    may run CREATE EXTENSION hypopg in the target database (SQLite ignores it)."""
+
+    threshold: int = SCAN_THRESHOLD
+    create_extension: bool = False
+
+
+@dataclass(frozen=True)
+class Gain:
+    """What a candidate buys one query, as its evaluator measured it: the rows it visits
+    through the index, and the estimated cost before and after where the engine has one."""
+
+    visited: float
+    cost: tuple[float, float] | None = None
+    cost_of: str = "the query"
+
+
+class Evaluator(Protocol):
+    """One engine's way to try candidate indexes without building them over the data."""
+
+    def candidates(self, use: TableUse, core: Shape, state: State) -> list[Candidate]:
+        """The candidates for one table one SELECT core reads, in this engine's forms."""
+
+    def baseline(self, query: Query) -> list[PlanLine]:
+        """The plan of `query` with the indexes added so far (a round's starting point)."""
+
+    def explain(self, query: Query) -> list[PlanLine]:
+        """The plan of `query` now (with a candidate being tried in place)."""
+
+    def add(self, cand: Candidate, name: str) -> str | None:
+        """Put `cand` in place as index `name`; returns the name plans show it under, or
+        None when the engine cannot make that index (a type without a B-tree opclass)."""
+
+    def remove(self, shown: str) -> None:
+        """Take the candidate plans show as `shown` away again."""
+
+    def gain(self, query: Query, cand: Candidate, line: PlanLine, shape: Shape,
+             sorted_by_index: bool) -> Gain | None:
+        """What `cand` (used in the last `explain` of `query`, on `line`) buys the query,
+        or None when that is less than MIN_GAIN."""
+
+
 @dataclass
 class _Verdict:
     cand: Candidate
     name: str
-    served: dict[str, tuple[float, str, str]]   # query -> (rows visited, plan before, after)
-    stat: list[int]
+    shown: str
+    served: dict[str, tuple[Gain, str, str]]   # query -> (gain, plan before, plan after)
 
 
 @dataclass
@@ -114,32 +172,49 @@ class _Workload:
         return {q: ps for q, ps in found.items() if ps}
 
 
-def advise(profile: Profile, db: str, threshold: int = SCAN_THRESHOLD) -> Advice:
-    """Advise indexes for the profile's declared queries on the database at `db` (read-only)."""
-    live = open_readonly(db)
-    try:
-        state = read_state(live)
-        conn, guard = open_guarded(db, profile)
-        try:
-            plans = {q.name: explain(conn, guard, q) for q in profile.queries}
-        finally:
-            conn.close()
-        work = _Workload({q.name: q for q in profile.queries},
-                         {q.name: parse_query(q.sql, state) for q in profile.queries},
-                         state, threshold)
-        advice = Advice()
-        bad = work.problems(plans)
-        advice.problems = [p for ps in bad.values() for p in ps]
-        advice.notes = [{"query": q, "note": shape.note} for q, shape in work.shapes.items()
-                        if shape.note and q in bad]
-        taken = {key(n) for n in state.indexes} | {key(i.name) for i in profile.indexes}
-        chosen = _search(live, work, plans, bad, taken)
-        advice.recommendations = _recommend(chosen, state)
-        _mark_declared(advice.recommendations, profile)
-        advice.flags = _flags(state, plans, bool(profile.queries))
-        return advice
-    finally:
-        live.close()
+# -- the engines -------------------------------------------------------------------------------
+def _sqlite() -> ModuleType:
+    from tuner.workload import sqlite_advise
+
+    return sqlite_advise
+
+
+def _postgresql() -> ModuleType:
+    from tuner.workload import pg_advise  # imports psycopg: only when a URL asks for it
+
+    return pg_advise
+
+
+#: engine name -> its advise module, which has `advise(profile, db, options) -> Advice`.
+ADVISERS: dict[str, Callable[[], ModuleType]] = {"sqlite": _sqlite, "postgresql": _postgresql}
+
+
+def advise(profile: Profile, db: str, threshold: int = SCAN_THRESHOLD, *,
+           create_extension: bool = False) -> Advice:
+    """Advise indexes for the profile's declared queries on the database at `db` (read-only;
+    on PostgreSQL, `create_extension` lets it create the hypopg extension first)."""
+    module = ADVISERS[engine_name_for_target(str(db))]()
+    return module.advise(profile, str(db), AdviseOptions(threshold, create_extension))
+
+
+def advise_with(profile: Profile, state: State, plans: dict[str, list[PlanLine]],
+                evaluator: Evaluator, threshold: int, dialect: str) -> Advice:
+    """The advice, given the live `state`, each declared query's plan on the live database and
+    the engine's `evaluator`; `dialect` is sqlglot's name for the engine's SQL."""
+    work = _Workload({q.name: q for q in profile.queries},
+                     {q.name: parse_query(q.sql, state, dialect) for q in profile.queries},
+                     state, threshold)
+    advice = Advice()
+    bad = work.problems(plans)
+    advice.problems = [p for ps in bad.values() for p in ps]
+    advice.notes = [{"query": q, "note": shape.note} for q, shape in work.shapes.items()
+                    if shape.note and q in bad]
+    taken = {key(n) for n in state.indexes} | {key(i.name) for i in profile.indexes}
+    chosen = _search(evaluator, work, plans, bad, taken)
+    advice.recommendations = _recommend(chosen, state)
+    _mark_declared(advice.recommendations, profile)
+    advice.flags = _flags(state, plans, bool(profile.queries))
+    return advice
 
 
 def _problems(query: Query, lines: list[PlanLine], shape: Shape, state: State,
@@ -170,46 +245,38 @@ def _still_bad(lines: list[PlanLine], names: dict[str, str], table: str,
     return scans, temps >= sum(1 for p in problems if p["kind"] == "temp_btree")
 
 
-def _search(live: sqlite3.Connection, work: _Workload, plans: dict[str, list[PlanLine]],
+def _signature(table: str, columns: tuple[str, ...], include: tuple[str, ...]) -> tuple:
+    return (key(table), tuple(map(key, columns)), tuple(sorted(map(key, include))))
+
+
+def _search(evaluator: Evaluator, work: _Workload, plans: dict[str, list[PlanLine]],
             bad: dict[str, list[dict[str, Any]]], taken: set[str]) -> list[_Verdict]:
-    """Rounds of evaluation in the scratch database: try every candidate, keep a small set,
-    put it in place, and try the rest against the queries still in trouble."""
+    """Rounds of evaluation: try every candidate, keep a small set, put it in place, and try
+    the rest against the queries still in trouble."""
     state = work.state
     pool: list[Candidate] = []
     for qname in bad:
-        shape = work.shapes[qname]
-        for core in shape.parts():
+        for core in work.shapes[qname].parts():
             for use in core.uses.values():
-                pool += candidates(use, core, state)
-    existing = {(key(i.table), tuple(key(c.column or "") for c in i.columns))
+                pool += evaluator.candidates(use, core, state)
+    existing = {_signature(i.table, tuple(c.column or "" for c in i.columns), i.include)
                 for i in state.indexes.values() if not i.where}
     pool = [c for c in dict.fromkeys(pool)
-            if c.where or (key(c.table), tuple(map(key, c.columns))) not in existing]
-    samples = Samples(live)
-    scratch = Scratch(live, state, samples)
-    stats: dict[Candidate, list[int]] = {}
+            if c.where or _signature(c.table, c.columns, c.include) not in existing]
     chosen: list[_Verdict] = []
-    try:
-        for _ in range(MAX_ROUNDS):
-            verdicts = []
-            for cand in pool:
-                if cand not in stats:
-                    stats[cand] = sample_stat(live, state, cand, samples)
-                verdict = _try(scratch, work, cand, _name(cand, taken), stats[cand], plans, bad)
-                if verdict:
-                    verdicts.append(verdict)
-            picked = _pick(verdicts)
-            for v in picked:
-                scratch.add(v.name, v.cand, v.stat)
-                taken.add(key(v.name))
-            chosen += picked
-            pool = [c for c in pool if all(c != v.cand for v in picked)]
-            plans = {q: scratch.explain(work.queries[q]) for q in work.queries}
-            bad = work.problems(plans)
-            if not picked or not bad or not pool:
-                break
-    finally:
-        scratch.close()
+    for _ in range(MAX_ROUNDS):
+        verdicts = [v for v in (_try(evaluator, work, c, _name(c, taken), plans, bad)
+                                for c in pool) if v]
+        picked = _pick(verdicts)
+        for v in picked:
+            v.shown = evaluator.add(v.cand, v.name) or v.shown
+            taken.add(key(v.name))
+        chosen += picked
+        pool = [c for c in pool if all(c != v.cand for v in picked)]
+        plans = {q: evaluator.baseline(work.queries[q]) for q in work.queries}
+        bad = work.problems(plans)
+        if not picked or not bad or not pool:
+            break
     return _merge_prefixes(chosen)
 
 
@@ -220,44 +287,44 @@ def _name(cand: Candidate, taken: set[str]) -> str:
     return name
 
 
-def _try(scratch: Scratch, work: _Workload, cand: Candidate, name: str, stat: list[int],
+def _try(evaluator: Evaluator, work: _Workload, cand: Candidate, name: str,
          plans: dict[str, list[PlanLine]], bad: dict[str, list[dict[str, Any]]]
          ) -> _Verdict | None:
     """The queries `cand` serves: its index appears in their plan, the large scan of its table
-    or a temp B-tree goes away, and the rows visited drop by MIN_GAIN or more."""
-    scratch.add(name, cand, stat)
+    or a temp B-tree goes away, and the evaluator measures a gain of MIN_GAIN or more."""
+    shown = evaluator.add(cand, name)
+    if shown is None:
+        return None
     served = {}
-    nrow = work.state.tables[key(cand.table)].rows or 0
     try:
         for qname, problems in bad.items():
             shape = work.shapes[qname]
-            use = shape.uses.get(key(cand.table))
-            if use is None:
+            if key(cand.table) not in shape.uses:
                 continue
-            lines = scratch.explain(work.queries[qname])
-            line = next((ln for ln in lines if ln.index == name), None)
+            lines = evaluator.explain(work.queries[qname])
+            line = next((ln for ln in lines if ln.index == shown), None)
             if line is None:
                 continue
             was_scan, was_temp = _still_bad(plans[qname], shape.names, cand.table, problems)
             now_scan, now_temp = _still_bad(lines, shape.names, cand.table, problems)
-            sort_gone = was_temp and not now_temp
-            if not ((was_scan and not now_scan) or sort_gone):
+            if not ((was_scan and not now_scan) or (was_temp and not now_temp)):
                 continue
             if any(p["kind"] == "scan" and key(p["table"] or "") == key(cand.table)
                    for p in problems) and now_scan:
                 continue
-            visited = rows_visited(line, stat, use, shape, sorted_by_index=not now_temp)
-            if nrow and nrow / visited < MIN_GAIN:
+            gain = evaluator.gain(work.queries[qname], cand, line, shape,
+                                  sorted_by_index=not now_temp)
+            if gain is None:
                 continue
             before = next((p["plan"] for p in problems if p["kind"] == "scan"
                            and key(p["table"] or "") == key(cand.table)), None)
             if before is None:
                 before = next((p["plan"] for p in problems if p["kind"] == "temp_btree"),
                               problems[0]["plan"])
-            served[qname] = (visited, before, line.detail)
+            served[qname] = (gain, before, line.detail.replace(shown, name))
     finally:
-        scratch.remove(name)
-    return _Verdict(cand, name, served, stat) if served else None
+        evaluator.remove(shown)
+    return _Verdict(cand, name, shown, served) if served else None
 
 
 def _pick(verdicts: list[_Verdict]) -> list[_Verdict]:
@@ -265,7 +332,7 @@ def _pick(verdicts: list[_Verdict]) -> list[_Verdict]:
     index first, then covering columns only where the query visits COVERING_MIN_ROWS or more,
     then the wider one."""
     def worth(v: _Verdict) -> tuple:
-        many = max(s[0] for s in v.served.values()) >= COVERING_MIN_ROWS
+        many = max(s[0].visited for s in v.served.values()) >= COVERING_MIN_ROWS
         return (len(remaining & set(v.served)), v.cand.where is not None,
                 v.cand.covering if many else -v.cand.covering, len(v.cand.columns))
 
@@ -281,14 +348,17 @@ def _pick(verdicts: list[_Verdict]) -> list[_Verdict]:
 
 
 def _merge_prefixes(chosen: list[_Verdict]) -> list[_Verdict]:
-    """Drop a chosen index that is a prefix of a wider chosen one; the wider one serves its
-    queries too (the same leading columns give the same seeks)."""
+    """Drop a chosen index that is a prefix of a wider chosen one (and whose INCLUDE columns
+    the wider one carries too); the wider one serves its queries as well (the same leading
+    columns give the same seeks)."""
     kept = []
     for v in chosen:
         cols = tuple(map(key, v.cand.columns))
         wider = next((o for o in chosen if o is not v and key(o.cand.table) == key(v.cand.table)
                       and o.cand.where == v.cand.where and len(o.cand.columns) > len(cols)
-                      and tuple(map(key, o.cand.columns))[:len(cols)] == cols), None)
+                      and tuple(map(key, o.cand.columns))[:len(cols)] == cols
+                      and {key(c) for c in v.cand.include}
+                      <= {key(c) for c in o.cand.columns + o.cand.include}), None)
         if wider is None:
             kept.append(v)
             continue
@@ -302,12 +372,16 @@ def _recommend(chosen: list[_Verdict], state: State) -> list[Recommendation]:
     for v in chosen:
         served = sorted(v.served)
         nrow = state.tables[key(v.cand.table)].rows or 0
-        worst = max(v.served[q][0] for q in served)
+        worst = max(v.served[q][0].visited for q in served)
         fixes = "; ".join(f"{q}: {v.served[q][1]} -> {v.served[q][2]}" for q in served)
         rows = "row" if round(worst) == 1 else "rows"
-        reason = f"about {worst:,.0f} {rows} visited instead of ~{nrow:,} ({fixes})"
+        gains = [v.served[q][0] for q in served if v.served[q][0].cost]
+        cost = "".join(f", estimated cost of {g.cost_of} {g.cost[0]:,.1f} -> {g.cost[1]:,.1f}"
+                       for g in gains[:1] if g.cost)
+        reason = f"about {worst:,.0f} {rows} visited instead of ~{nrow:,}{cost} ({fixes})"
         recs.append(Recommendation(v.name, v.cand.table, v.cand.columns,
-                                   v.cand.where.sql if v.cand.where else None, served, reason))
+                                   v.cand.where.sql if v.cand.where else None, served, reason,
+                                   v.cand.include))
     return recs
 
 
@@ -347,7 +421,7 @@ def _flags(state: State, plans: dict[str, list[PlanLine]], have_queries: bool
         reasons = redundant(index, indexes, state) + low_cardinality(index, state)
         if have_queries and not index.unique and key(index.name) not in used:
             reasons.append(f"index {index.name}: no declared query uses it "
-                           "(EXPLAIN QUERY PLAN of every declared query)")
+                           "(the plan of every declared query)")
         for reason in reasons:
             out.append({"index": index.name, "table": index.table, "reason": reason})
     return out

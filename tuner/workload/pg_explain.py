@@ -54,8 +54,13 @@ def _walk(node: dict[str, Any], parent: dict[str, Any] | None, out: list[PlanLin
         out.append(line)
 
 
+def relation_name(node: dict[str, Any]) -> str:
+    """The relation of a plan node as profiles and inspection name it: bare in `public`,
+    else schema.name."""
+    return _table(node)
+
+
 def _table(node: dict[str, Any]) -> str:
-    """The relation as profiles and inspection name it: bare in `public`, else schema.name."""
     name = str(node.get("Relation Name", "?"))
     schema = node.get("Schema")
     return name if schema in (None, "", DEFAULT_SCHEMA) else f"{schema}.{name}"

@@ -89,14 +89,15 @@ def _arg(node: exp.Expression, name: str) -> Any:
 _SETS = getattr(exp, "SetOperation", exp.Union)
 
 
-def parse_query(sql: str, state: State) -> Shape:
+def parse_query(sql: str, state: State, dialect: str = "sqlite") -> Shape:
     """The structure of a declared SELECT: per table, its equality, join and range columns,
     ORDER BY / GROUP BY columns and the columns it reads. A query with subqueries, common
     table expressions or UNION has one part per SELECT core (`Shape.cores`), each read in its
     own scope; a column of an outer query compared with one of the core's own is a value, as
-    a parameter is. What cannot be read gives no tables and a `note`."""
+    a parameter is. What cannot be read gives no tables and a `note`. `dialect` is sqlglot's
+    name for the engine's SQL (`sqlite`, `postgres`)."""
     try:
-        tree = sqlglot.parse_one(sql, read="sqlite")
+        tree = sqlglot.parse_one(sql, read=dialect)
     except sqlglot.errors.ParseError:
         return Shape({}, {}, note="not analysed: the SQL parser (sqlglot) cannot read it")
     if not isinstance(tree, (exp.Select, _SETS)):
@@ -232,21 +233,25 @@ def _add_predicate(pred: exp.Expression, resolve: Any, uses: dict[str, TableUse]
 # -- candidates --------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Candidate:
-    """A possible index: key columns on a table, maybe partial."""
+    """A possible index: key columns on a table, maybe partial. `covering` counts the columns
+    there only so the query skips the table: the trailing key columns, or (where the engine
+    has INCLUDE) the `include` columns."""
 
     table: str
     columns: tuple[str, ...]
     where: Where | None = None
-    covering: int = 0           # trailing columns there only so the query skips the table
+    covering: int = 0
+    include: tuple[str, ...] = ()
 
     @property
     def ident(self) -> tuple:
-        return (key(self.table), tuple(map(key, self.columns)), self.where)
+        return (key(self.table), tuple(map(key, self.columns)), self.where,
+                tuple(map(key, self.include)))
 
     def default_name(self) -> str:
         """`table_col1_col2[_wherecol_value]`: lower case, letters, digits and `_` only, at
         most NAME_MAX characters (a profile name is at most 128)."""
-        parts = [self.table, *self.columns]
+        parts = [self.table, *self.columns, *self.include]
         if self.where:
             parts += [self.where.column, str(self.where.value)]
         name = "".join(ch if ch.isascii() and ch.isalnum() else "_"
@@ -287,4 +292,14 @@ def candidates(use: TableUse, shape: Shape, state: State) -> list[Candidate]:
             out.append(Candidate(table.name, tuple(keys), where))
             if shape.limit is None and not use.star and 0 < len(extra) <= MAX_COVERING:
                 out.append(Candidate(table.name, tuple(keys + extra), where, len(extra)))
+    return list(dict.fromkeys(out))
+
+
+def including(cands: list[Candidate]) -> list[Candidate]:
+    """`cands` with each covering candidate's trailing columns moved to INCLUDE: they are
+    carried in the leaf pages for an index-only scan without widening the search key
+    (https://www.postgresql.org/docs/current/indexes-index-only-scans.html)."""
+    out = [Candidate(c.table, c.columns[:len(c.columns) - c.covering], c.where, c.covering,
+                     c.columns[len(c.columns) - c.covering:]) if c.covering else c
+           for c in cands]
     return list(dict.fromkeys(out))
