@@ -7,7 +7,8 @@ is connected to the source (https://www.postgresql.org/docs/current/manage-ag-te
 which a live application always is. pg_dump reads one consistent snapshot under ACCESS SHARE
 locks, so the application goes on writing. The clone gets the source's encoding, collation
 and its own `ALTER DATABASE ... SET` values (pg_dump leaves those out without --create), and
-is ANALYZEd (pg_restore carries no planner statistics). Nothing here prints: progress goes
+is VACUUMed and ANALYZEd (pg_restore carries no planner statistics and sets no
+visibility map, which index-only scans need). Nothing here prints: progress goes
 to `say`, and says the scratch database's name, so a user can see it exists.
 """
 
@@ -68,7 +69,8 @@ def scratch_clone(url: str, say: Callable[[str], None]) -> Iterator[tuple[str, s
                     setting, _, value = item.partition("=")
                     conn.execute(render(ENGINE, "alter_database_set", database=name,
                                         name=setting, values=render_values(setting, value)))
-                say(f"Analyzing {name} (pg_restore carries no planner statistics) ...")
+                say(f"Vacuuming and analyzing {name} (pg_restore carries no statistics or "
+                    "visibility map) ...")
                 conn.execute(render(ENGINE, "bench/analyze_all"))
             except psycopg.Error as exc:
                 raise DatabaseError(redact(clone), f"cannot prepare the scratch clone: "
