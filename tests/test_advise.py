@@ -111,6 +111,22 @@ def test_redundant_and_unused_existing_indexes_are_flagged(tmp_path: Path, db: P
     assert not any(f["index"].startswith("sqlite_autoindex") for f in advice.flags)
 
 
+def test_the_attendee_list_is_covered_by_widening_the_counts_index(tmp_path: Path,
+                                                                   db: Path) -> None:
+    """confirmed_participants is a SEARCH through the UNIQUE(event_id, user_id) autoindex (no
+    problem, so no candidates of its own) reading thousands of rows of the demo's big event:
+    participant_counts' (event_id, status) gains user_id so that both read only the index, as
+    the bundled profile's hand-chosen index does. latest_messages (LIMIT 50) and the index
+    scan of 200 events get no wider index."""
+    advice = advise(load_profile(_profile(tmp_path / "p.yaml")), str(db))
+    by_query = {q: r for r in advice.recommendations for q in r.queries}
+    assert by_query["confirmed_participants"].columns == ("event_id", "status", "user_id")
+    assert by_query["participant_counts"] is by_query["confirmed_participants"]
+    assert "user_id added so confirmed_participants" in by_query["participant_counts"].reason
+    assert by_query["latest_messages"].columns == ("event_id", "timestamp")
+    assert by_query["created_events"].columns == ("creator_id", "date")
+
+
 def test_convergence(capsys: pytest.CaptureFixture[str], tmp_path: Path, db: Path) -> None:
     """advise --write, then tuner apply: advising again finds nothing, and every declared
     query of the bundled profile is a SEARCH with no SCAN of a large table (events, 200 rows

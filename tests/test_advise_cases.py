@@ -41,14 +41,20 @@ def _recs(advice) -> list[tuple]:
                   for r in advice.recommendations)
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda p: p.name)
-def test_advise_case(capsys: pytest.CaptureFixture[str], tmp_path: Path, base: bytes,
-                     case: Path) -> None:
+def _case_db(tmp_path: Path, base: bytes, case: Path) -> Path:
+    """The case's database: the base tables, its setup.sql, ANALYZE."""
     db = tmp_path / "case.db"
     db.write_bytes(base)
     conn = sqlite3.connect(db)
     conn.executescript((case / "setup.sql").read_text(encoding="utf-8") + "\nANALYZE;")
     conn.close()
+    return db
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda p: p.name)
+def test_advise_case(capsys: pytest.CaptureFixture[str], tmp_path: Path, base: bytes,
+                     case: Path) -> None:
+    db = _case_db(tmp_path, base, case)
     profile = tmp_path / "profile.yaml"
     profile.write_bytes((case / "profile.yaml").read_bytes())
     expected = yaml.safe_load((case / "expected.yaml").read_text(encoding="utf-8"))
@@ -96,3 +102,22 @@ def test_candidates_on_one_table_share_one_sample(tmp_path: Path, base: bytes,
     assert 15_000 <= part[0] <= 25_000                 # a third of the rows are 'open'
     assert small == [20_000, 1]
     assert sha(db) == digest                           # the sample lives in TEMP only
+
+
+def test_widening_names_the_query_and_needs_many_rows(tmp_path: Path, base: bytes) -> None:
+    """The widen case: the reason says which query the added column covers and why; for a
+    small event (~16 confirmed rows through the index) the narrower index stays."""
+    case = CASES_DIR / "widen"
+    db = _case_db(tmp_path, base, case)
+    (rec,) = advise(load_profile(case / "profile.yaml"), str(db)).recommendations
+    assert "user_id added so confirmed_participants reads only the index" in rec.reason
+    assert "confirmed_participants: SEARCH participants USING INDEX sqlite_autoindex" \
+        in rec.reason and "USING COVERING INDEX participants_event_id_status_user_id" \
+        in rec.reason
+
+    small = tmp_path / "small.yaml"
+    small.write_text((case / "profile.yaml").read_text(encoding="utf-8")
+                     .replace("{e: 1}", "{e: 2}"), encoding="utf-8")
+    recs = advise(load_profile(small), str(db)).recommendations
+    assert [(r.columns, r.queries) for r in recs] == [(("event_id", "status"),
+                                                       ["participant_counts"])]

@@ -7,7 +7,8 @@ tuner.workload.shape, never with regular expressions), the rounds of evaluation,
 set chosen for the whole workload, and the flags on existing indexes. A candidate is kept
 only when its index appears in a query's plan, the plan's problem goes away, and the engine's
 evaluator says the gain is MIN_GAIN or more. Rounds run with the indexes chosen so far in
-place, so a join gets an index on each side.
+place, so a join gets an index on each side. Then tuner.workload.advise_widen widens a chosen
+index where that lets a query reading many rows through it skip the table.
 
 How a candidate is tried without building it over the data is the engine's: an `Evaluator`
 from the engine's advise module, chosen through the ADVISERS table (SQLite:
@@ -147,6 +148,14 @@ class Evaluator(Protocol):
         """What `cand` (used in the last `explain` of `query`, on `line`) buys the query,
         or None when that is less than MIN_GAIN."""
 
+    def visited(self, query: Query, cand: Candidate, line: PlanLine, shape: Shape,
+                sorted_by_index: bool) -> float:
+        """The rows `query` visits through index `cand` (on `line` of its last `explain`),
+        for its own parameter values."""
+
+    def widen(self, cand: Candidate, extra: list[str]) -> Candidate:
+        """`cand` also carrying `extra`, so a query reading them can skip the table."""
+
 
 @dataclass
 class _Verdict:
@@ -154,6 +163,7 @@ class _Verdict:
     name: str
     shown: str
     served: dict[str, tuple[Gain, str, str]]   # query -> (gain, plan before, plan after)
+    notes: list[str] = field(default_factory=list)   # columns added for a query to skip the table
 
 
 @dataclass
@@ -211,6 +221,9 @@ def advise_with(profile: Profile, state: State, plans: dict[str, list[PlanLine]]
                     if shape.note and q in bad]
     taken = {key(n) for n in state.indexes} | {key(i.name) for i in profile.indexes}
     chosen = _search(evaluator, work, plans, bad, taken)
+    from tuner.workload.advise_widen import widen  # it imports this module's names
+
+    widen(evaluator, work, chosen, plans, taken)
     advice.recommendations = _recommend(chosen, state)
     _mark_declared(advice.recommendations, profile)
     advice.flags = _flags(state, plans, bool(profile.queries))
@@ -277,7 +290,11 @@ def _search(evaluator: Evaluator, work: _Workload, plans: dict[str, list[PlanLin
         bad = work.problems(plans)
         if not picked or not bad or not pool:
             break
-    return _merge_prefixes(chosen)
+    kept = _merge_prefixes(chosen)
+    for v in chosen:
+        if all(v is not k for k in kept):
+            evaluator.remove(v.shown)     # the set in place is the one recommended
+    return kept
 
 
 def _name(cand: Candidate, taken: set[str]) -> str:
@@ -379,6 +396,7 @@ def _recommend(chosen: list[_Verdict], state: State) -> list[Recommendation]:
         cost = "".join(f", estimated cost of {g.cost_of} {g.cost[0]:,.1f} -> {g.cost[1]:,.1f}"
                        for g in gains[:1] if g.cost)
         reason = f"about {worst:,.0f} {rows} visited instead of ~{nrow:,}{cost} ({fixes})"
+        reason += "".join(f"; {note}" for note in v.notes)
         recs.append(Recommendation(v.name, v.cand.table, v.cand.columns,
                                    v.cand.where.sql if v.cand.where else None, served, reason,
                                    v.cand.include))

@@ -46,7 +46,7 @@ from tuner.sqlparams import to_psycopg
 from tuner.workload.advise import MIN_GAIN, Advice, AdviseOptions, Gain, advise_with
 from tuner.workload.measure import PlanLine
 from tuner.workload.pg_explain import plan_lines, relation_name
-from tuner.workload.shape import Candidate, Shape, TableUse, candidates, including
+from tuner.workload.shape import Candidate, Shape, TableUse, candidates, including, widened
 
 ENGINE = "postgresql"
 #: A sort or hashed grouping of fewer input rows than this is no problem: PostgreSQL does it
@@ -210,6 +210,21 @@ class PgEvaluator:
         if by_query >= by_table:
             return Gain(max(visited, 1.0), total)
         return Gain(max(visited, 1.0), table, f"reading {cand.table}")
+
+    def visited(self, query: Query, cand: Candidate, line: PlanLine, shape: Shape,
+                sorted_by_index: bool) -> float:
+        """The planner's estimate of the rows read through the index on `line` in the last
+        `explain` of `query` (custom plan: its most-common-values statistics know a hot key)."""
+        rows = index_rows(self.last[query.name], line.index or "")
+        if sorted_by_index and shape.limit is not None:
+            rows = min(rows, shape.limit)
+        return max(rows, 1.0)
+
+    def widen(self, cand: Candidate, extra: list[str]) -> Candidate:
+        """`cand` with `extra` in INCLUDE where the engine has it (the key stays as it is)."""
+        from tuner.engines.postgres import PostgresEngine
+
+        return widened(cand, extra, include="include" in PostgresEngine.index_features)
 
     # -- statistics ----------------------------------------------------------------------
     def never_analyzed(self) -> list[str]:

@@ -44,6 +44,14 @@ class TableUse:
     group: list[str] | None = None
     used: set[str] = field(default_factory=set)
     star: bool = False
+    params: dict[str, str] = field(default_factory=dict)            # column -> `:name`
+
+    def values(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The value each equality column is compared with (column keys): a literal, or the
+        declared query's value of its `:name` parameter; columns without one are left out."""
+        out = {key(c): v for c, n, v in self.eq if n == 1 and v is not _NO_LITERAL}
+        out.update({key(c): params[p] for c, p in self.params.items() if p in params})
+        return out
 
 
 @dataclass
@@ -212,6 +220,8 @@ def _add_predicate(pred: exp.Expression, resolve: Any, uses: dict[str, TableUse]
         if found and _is_value(right):
             value = _literal(right) if isinstance(pred, exp.EQ) else _NO_LITERAL
             uses[found[0]].eq.append((found[1], 1, value))
+            if isinstance(pred, exp.EQ) and isinstance(right, exp.Placeholder) and right.name:
+                uses[found[0]].params[found[1]] = right.name
     elif isinstance(pred, exp.In):
         found = resolve(pred.this) if isinstance(pred.this, exp.Column) else None
         values = pred.expressions
@@ -293,6 +303,17 @@ def candidates(use: TableUse, shape: Shape, state: State) -> list[Candidate]:
             if shape.limit is None and not use.star and 0 < len(extra) <= MAX_COVERING:
                 out.append(Candidate(table.name, tuple(keys + extra), where, len(extra)))
     return list(dict.fromkeys(out))
+
+
+def widened(cand: Candidate, extra: list[str], include: bool) -> Candidate:
+    """`cand` carrying `extra` too, so a query reading them skips the table: as trailing key
+    columns, or as INCLUDE columns where the engine has them (the key, and so every seek
+    through the index, stays the same either way)."""
+    if include:
+        return Candidate(cand.table, cand.columns, cand.where, cand.covering + len(extra),
+                         cand.include + tuple(extra))
+    return Candidate(cand.table, cand.columns + tuple(extra), cand.where,
+                     cand.covering + len(extra), cand.include)
 
 
 def including(cands: list[Candidate]) -> list[Candidate]:

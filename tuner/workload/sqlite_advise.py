@@ -13,9 +13,16 @@ from tuner.engines.sqlite_inspect import open_readonly, read_state
 from tuner.model import State, key
 from tuner.profile import Profile, Query
 from tuner.workload.advise import MIN_GAIN, Advice, AdviseOptions, Gain, advise_with
-from tuner.workload.advise_eval import Samples, Scratch, rows_visited, sample_stat
+from tuner.workload.advise_eval import (
+    Samples,
+    Scratch,
+    equality_prefix,
+    rows_visited,
+    sample_count,
+    sample_stat,
+)
 from tuner.workload.measure import PlanLine
-from tuner.workload.shape import Candidate, Shape, TableUse, candidates
+from tuner.workload.shape import Candidate, Shape, TableUse, candidates, widened
 from tuner.workload.sqlite_bench import explain, open_guarded
 
 
@@ -87,6 +94,24 @@ class SQLiteEvaluator:
         if nrow and nrow / visited < MIN_GAIN:
             return None
         return Gain(visited)
+
+    def visited(self, query: Query, cand: Candidate, line: PlanLine, shape: Shape,
+                sorted_by_index: bool) -> float:
+        """Rows visited through `cand` for the query's own values: its equality prefix counted
+        over the table's sample when every value is a literal or a declared parameter (a hot
+        key visits far more than sqlite_stat1's average), else from the statistics."""
+        use = shape.uses[key(cand.table)]
+        values = use.values(query.params)
+        prefix = equality_prefix(line)
+        matched = None
+        if prefix and all(key(c) in values for c in prefix):
+            matched = sample_count(self.live, self.state, cand,
+                                   [(c, values[key(c)]) for c in prefix], self.samples)
+        return rows_visited(line, self._stat(cand), use, shape, sorted_by_index, matched)
+
+    def widen(self, cand: Candidate, extra: list[str]) -> Candidate:
+        """`cand` with `extra` as trailing key columns (SQLite has no INCLUDE)."""
+        return widened(cand, extra, include=False)
 
     def close(self) -> None:
         """Close the scratch database."""
