@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from common import demo_db, fresh_copy, machine, median, table, write_section
 
@@ -30,6 +31,7 @@ MSG_SQL = "INSERT INTO messages(event_id, user_id, text, timestamp) VALUES (?, ?
 PART_COLS = ["event_id", "user_id", "status", "joined_at", "updated_at"]
 MSG_COLS = ["event_id", "user_id", "text", "timestamp"]
 STATUSES = ("confirmed", "pending", "declined")
+RowDict = Callable[[tuple], dict[str, Any]]
 THREADS_ONLY = "(2') its 4 threads and commits alone, no queue"
 ORIGINAL = "(2) original design: op queue, 4 threads, per-row execute, 100/commit"
 
@@ -82,12 +84,14 @@ def per_row_commit(db: Path, sql: str, rows: list[tuple]) -> None:
 class OriginalProcessor:
     """(2) the original scripts' batch processor, modelled on their design (see the write-up
     in ../shared/seeds): the application queues one operation dict per row on a bounded
-    queue (1000); 4 worker threads, each with its own plain connection, take operations one
-    by one, and every 100 of them run as per-row `execute` of an `INSERT OR IGNORE` whose
-    table and column names are pasted in, then one commit. Errors are logged and the rows
-    dropped; the counters are shared without a lock. Two details are kinder to it than the
-    original: each worker reuses one connection (the original opened one per batch when its
-    pool was absent), and workers stop on a sentinel instead of a 1 s idle timeout."""
+    queue (1000, `put` with a timeout); 4 worker threads, each with its own plain connection,
+    take operations one by one (`get` with a timeout, `task_done` per operation), and every
+    100 of them are grouped by type and table, then run as per-row `execute` of an
+    `INSERT OR IGNORE` whose table and column names are pasted in, then one commit. Errors are
+    logged and the rows dropped; the counters are shared without a lock. Two details are
+    kinder to it than the original: each worker reuses one connection (the original opened
+    one per batch when its pool was absent), and after `queue.join()` the workers stop on a
+    sentinel instead of waiting out a 1 s `get` timeout."""
 
     def __init__(self, db: Path, batch_size: int = 100, workers: int = 4):
         self.db, self.batch_size = db, batch_size
@@ -102,6 +106,7 @@ class OriginalProcessor:
         self.stats["queued"] += 1
 
     def close(self) -> None:
+        self.queue.join()                      # the original's wait_until_done()
         for _ in self.threads:
             self.queue.put(None)
         for t in self.threads:
@@ -111,7 +116,11 @@ class OriginalProcessor:
         conn = sqlite3.connect(self.db, timeout=5)
         batch: list[dict] = []
         while True:
-            op = self.queue.get()
+            try:
+                op = self.queue.get(timeout=1.0)
+                self.queue.task_done()
+            except queue.Empty:
+                continue
             if op is not None:
                 batch.append(op)
             if batch and (op is None or len(batch) >= self.batch_size):
@@ -124,28 +133,44 @@ class OriginalProcessor:
     def _process(self, conn: sqlite3.Connection, batch: list[dict]) -> None:
         try:
             cur = conn.cursor()
-            columns = list(batch[0]["data"])
-            sql = (f"INSERT OR IGNORE INTO {batch[0]['table']} ({', '.join(columns)}) "
-                   f"VALUES ({', '.join('?' * len(columns))})")
-            for op in batch:
-                try:
-                    cur.execute(sql, tuple(op["data"].get(c) for c in columns))
-                    if cur.rowcount > 0:
-                        self.stats["processed"] += 1
-                except sqlite3.Error:
-                    self.stats["errors"] += 1
+            inserts: dict[str, list[dict]] = {}
+            for op in batch:                   # grouped by type and table, as it did
+                if op["type"] == "insert":
+                    inserts.setdefault(op["table"], []).append(op)
+            for table, ops in inserts.items():
+                columns = list(ops[0]["data"])
+                sql = (f"INSERT OR IGNORE INTO {table} ({', '.join(columns)}) "
+                       f"VALUES ({', '.join('?' * len(columns))})")
+                for op in ops:
+                    try:
+                        cur.execute(sql, tuple(op["data"].get(c) for c in columns))
+                        if cur.rowcount > 0:
+                            self.stats["processed"] += 1
+                    except sqlite3.Error:
+                        self.stats["errors"] += 1
             conn.commit()
             self.stats["batches"] += 1
         except sqlite3.Error:
             self.stats["errors"] += 1
 
 
-def original(db: Path, table: str, columns: list[str], rows: list[tuple]) -> None:
-    """(2) the original design: an operation dict per row through OriginalProcessor."""
+def part_dict(r: tuple) -> dict[str, Any]:
+    """A participants row as application code writes it: a dict display."""
+    return {"event_id": r[0], "user_id": r[1], "status": r[2], "joined_at": r[3],
+            "updated_at": r[4]}
+
+
+def msg_dict(r: tuple) -> dict[str, Any]:
+    """A messages row as application code writes it: a dict display."""
+    return {"event_id": r[0], "user_id": r[1], "text": r[2], "timestamp": r[3]}
+
+
+def original(db: Path, table: str, as_dict: RowDict, rows: list[tuple]) -> None:
+    """(2) the original design: an operation dict per row through OriginalProcessor, built
+    the way its helpers (add_participants_batch) built them."""
     proc = OriginalProcessor(db)
     for row in rows:
-        data = dict(zip(columns, row, strict=True))
-        proc.submit({"type": "insert", "table": table, "data": data})
+        proc.submit({"type": "insert", "table": table, "data": as_dict(row)})
     proc.close()
     lost = len(rows) - proc.stats["processed"]
     if lost:
@@ -194,10 +219,10 @@ def batch_bulk(db: Path, table: str, columns: list[str], rows: list[tuple]) -> N
     assert result.result().committed == len(rows)
 
 
-def batch_per_row(db: Path, table: str, columns: list[str], rows: list[tuple]) -> None:
-    """(3b) BatchWriter.insert, one dict and one future per row."""
+def batch_per_row(db: Path, table: str, as_dict: RowDict, rows: list[tuple]) -> None:
+    """(3b) BatchWriter.insert, one dict (built as for (2)) and one future per row."""
     with BatchWriter(db, profile=bundled_profile()) as w:
-        futures = [w.insert(table, dict(zip(columns, row, strict=True))) for row in rows]
+        futures = [w.insert(table, as_dict(row)) for row in rows]
     futures[-1].result()
     assert all(f.done() for f in futures)
 
@@ -210,17 +235,18 @@ def timed_rate(fn: Callable[[], None], n: int) -> float:
 
 def run_case(label: str, source: Path, table: str, indexes: bool, n: int, slow_n: int,
              rounds: int) -> list[list[str]]:
-    sql, cols, make = ((PART_SQL, PART_COLS, part_rows) if table == "participants"
-                       else (MSG_SQL, MSG_COLS, msg_rows))
+    sql, cols, make, as_dict = ((PART_SQL, PART_COLS, part_rows, part_dict)
+                                if table == "participants"
+                                else (MSG_SQL, MSG_COLS, msg_rows, msg_dict))
     rows, slow = make(n), make(slow_n)
     methods = {
         "(1) INSERT + commit per row": (lambda db: per_row_commit(db, sql, slow), slow_n),
-        ORIGINAL: (lambda db: original(db, table, cols, rows), n),
+        ORIGINAL: (lambda db: original(db, table, as_dict, rows), n),
         THREADS_ONLY: (lambda db: threads_only(db, sql, rows), n),
         "(3a) BatchWriter.insert_many (tuples, columns=)":
             (lambda db: batch_bulk(db, table, cols, rows), n),
         "(3b) BatchWriter.insert (dict + future per row)":
-            (lambda db: batch_per_row(db, table, cols, rows), n),
+            (lambda db: batch_per_row(db, table, as_dict, rows), n),
         "(4) ceiling: bare executemany per 1000 rows": (lambda db: bare(db, sql, rows), n),
     }
     rates: dict[str, list[float]] = {k: [] for k in methods}
@@ -265,7 +291,8 @@ the bundled profile (synchronous=normal), except (2) and (2'), which open plain 
 the original scripts did (their pragmas were set once and lost). (2) models the original
 batch processor as written: one operation dict per row through a bounded queue to 4 worker
 threads, per-row `execute` of an `INSERT OR IGNORE`, a commit per 100. (2') keeps only its
-threads and commits, a lower bound for that design. Method (1) inserts {args.slow_rows:,}
+threads and commits, a lower bound for that design. (2) and (3b) get each row as a dict
+display, as application code (and the original's helpers) write them. Method (1) inserts {args.slow_rows:,}
 rows, the others {args.rows:,}. Medians of {args.rounds} alternating rounds.
 
 {text}
