@@ -292,8 +292,8 @@ the original scripts did (their pragmas were set once and lost). (2) models the 
 batch processor as written: one operation dict per row through a bounded queue to 4 worker
 threads, per-row `execute` of an `INSERT OR IGNORE`, a commit per 100. (2') keeps only its
 threads and commits, a lower bound for that design. (2) and (3b) get each row as a dict
-display, as application code (and the original's helpers) write them. Method (1) inserts {args.slow_rows:,}
-rows, the others {args.rows:,}. Medians of {args.rounds} alternating rounds.
+display, as application code (and the original's helpers) write them. Method (1) inserts
+{args.slow_rows:,} rows, the others {args.rows:,}. Medians of {args.rounds} alternating rounds.
 
 {text}
 
