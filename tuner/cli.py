@@ -22,6 +22,7 @@ from tuner.apply import ApplyOptions, Event, apply_plan_file
 from tuner.cli_common import (
     CONTEXT,
     db_option,
+    emit,
     format_option,
     note,
     out,
@@ -41,6 +42,9 @@ from tuner.report import (
     plan_text,
     state_as_profile,
 )
+
+#: What apply prints with --format json when there is nothing to do.
+NO_CHANGES = {"status": "no_changes", "steps": []}
 
 
 # -- the group -------------------------------------------------------------------------------
@@ -237,19 +241,14 @@ def apply_cmd(profile: str | None, db: str, plan_path: str | None, yes: bool,
     else:
         made = make_plan(load_profile(profile or ""), db)
         if made.empty:
-            if fmt == "json":
-                out(json.dumps({"status": "no_changes", "steps": []}, indent=2))
-            else:
-                out("No changes. The database matches the profile; no backup taken.")
+            emit(fmt, NO_CHANGES, "No changes. The database matches the profile; no backup "
+                 "taken.\n")
             return
         plan = parse_plan_file(render_plan_file(made))
         review = plan_text(made)
     steps = plan.steps()
     if not steps:
-        if fmt == "json":
-            out(json.dumps({"status": "no_changes", "steps": []}, indent=2))
-        else:
-            out("No changes in this plan; nothing to apply.")
+        emit(fmt, NO_CHANGES, "No changes in this plan; nothing to apply.\n")
         return
     if fmt == "text":
         out(review)
@@ -260,10 +259,7 @@ def apply_cmd(profile: str | None, db: str, plan_path: str | None, yes: bool,
                            no_backup=no_backup, busy_timeout_ms=busy_timeout, verify=verify,
                            backup_mode=backup_mode)
     result = apply_plan_file(plan, db, options, progress_printer())
-    if fmt == "json":
-        out(json.dumps(result.as_dict(), indent=2))
-    else:
-        out(apply_summary(result), nl=False)
+    emit(fmt, result.as_dict(), apply_summary(result))
 
 
 @cli.command("history", context_settings=CONTEXT)
@@ -272,10 +268,7 @@ def apply_cmd(profile: str | None, db: str, plan_path: str | None, yes: bool,
 def history_cmd(db: str, fmt: str) -> None:
     """List past applies and restores recorded in the database (read-only)."""
     records = engine_for(db).read_history(db)
-    if fmt == "json":
-        out(json.dumps([r.as_dict() for r in records], indent=2))
-    else:
-        out(history_text(records), nl=False)
+    emit(fmt, [r.as_dict() for r in records], history_text(records))
 
 
 @cli.command("restore", context_settings=CONTEXT)

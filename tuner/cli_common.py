@@ -3,6 +3,7 @@ the two ways to print (data to stdout, progress and notes to stderr)."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,14 @@ def format_option(*choices: str, default: str) -> Any:
 def out(text: str = "", nl: bool = True) -> None:
     """Data, to stdout."""
     click.echo(text, nl=nl)
+
+
+def emit(fmt: str, data: Any, text: str) -> None:
+    """A command's result: `data` as indented JSON with --format json, else `text` as is."""
+    if fmt == "json":
+        out(json.dumps(data, indent=2))
+    else:
+        out(text, nl=False)
 
 
 def note(text: str, nl: bool = True) -> None:

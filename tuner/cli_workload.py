@@ -17,6 +17,7 @@ from tuner.apply import ApplyOptions, apply_plan_file
 from tuner.cli_common import (
     CONTEXT,
     db_option,
+    emit,
     format_option,
     note,
     out,
@@ -199,10 +200,7 @@ def bench_cmd(profile: str, db: str, compare: bool, runs: int, warmup: int,
 
         write_atomic(Path(html_file), bench_html(report), "the HTML report")
         note(f"HTML report written to {html_file}.")
-    if fmt == "json":
-        out(json.dumps(report.as_dict(), indent=2))
-    else:
-        out(bench_text(report), nl=False)
+    emit(fmt, report.as_dict(), bench_text(report))
 
 
 @click.command("check", context_settings=CONTEXT)
@@ -219,10 +217,7 @@ def check_cmd(profile: str, db: str, scan_threshold: int, fmt: str) -> None:
     from tuner.workload.check import check
 
     report = check(load_profile(profile), db, scan_threshold)
-    if fmt == "json":
-        out(json.dumps(report.as_dict(), indent=2))
-    else:
-        out(check_text(report, redact(db)))
+    emit(fmt, report.as_dict(), check_text(report, redact(db)) + "\n")
     if not report.healthy:
         raise click.exceptions.Exit(3)
 
