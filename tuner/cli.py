@@ -31,7 +31,7 @@ from tuner.cli_common import (
     write_atomic,
 )
 from tuner.cli_workload import COMMANDS as WORKLOAD_COMMANDS
-from tuner.errors import DatabaseError, TunerError
+from tuner.errors import TunerError
 from tuner.planfile import parse_plan_file, render_plan_file
 from tuner.profile import load_profile, schema
 from tuner.report import (
@@ -326,9 +326,6 @@ def main(argv: list[str] | None = None) -> None:
     except TunerError as exc:
         if debug:
             traceback.print_exc()
-        note(f"error: {exc}")
-        code = 1
-    except DatabaseError as exc:  # pragma: no cover - DatabaseError is a TunerError
         note(f"error: {exc}")
         code = 1
     except BrokenPipeError:

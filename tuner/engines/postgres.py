@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tuner.engines.base import StepSpec
-from tuner.engines.postgres_conn import connect, driver, first_line
+from tuner.engines.postgres_conn import connect, driver, first_line, redact
 from tuner.engines.postgres_inspect import (
     read_blocking_dependents,
     read_state,
@@ -181,7 +181,7 @@ class PostgresEngine:
                 state, self._partitioned, self._gucs = read_state(conn)
                 self._blocking = read_blocking_dependents(conn)
             except psycopg.Error as exc:
-                raise DatabaseError(_redacted(target), f"cannot inspect: {first_line(exc)}") \
+                raise DatabaseError(redact(target), f"cannot inspect: {first_line(exc)}") \
                     from None
         self._url = target
         return state
@@ -341,9 +341,3 @@ class PostgresEngine:
 
 def _show(value: Any) -> str:
     return "(not set)" if value is None else render_value(value)
-
-
-def _redacted(url: str) -> str:
-    from tuner.engines.postgres_conn import redact
-
-    return redact(url)

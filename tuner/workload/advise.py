@@ -20,9 +20,9 @@ tuner.workload.advise_write edits the profile.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Protocol
+from typing import Any
 
 import sqlglot
 from sqlglot import exp
@@ -31,140 +31,25 @@ from tuner.engines import engine_name_for_target
 from tuner.lint import low_cardinality, redundant
 from tuner.model import State, key
 from tuner.profile import Profile, Query
+from tuner.workload.advise_model import (
+    COVERING_MIN_ROWS,
+    MAX_ROUNDS,
+    MIN_GAIN,
+    Advice,
+    AdviseOptions,
+    Evaluator,
+    Gain,
+    Recommendation,
+    Verdict,
+    advised_name,
+)
+from tuner.workload.advise_widen import widen
 from tuner.workload.check import SCAN_THRESHOLD
 from tuner.workload.measure import PlanLine
-from tuner.workload.shape import Candidate, Shape, TableUse, parse_query
+from tuner.workload.shape import Candidate, Shape, parse_query
 
 __all__ = ["MIN_GAIN", "Advice", "AdviseOptions", "Evaluator", "Gain", "Recommendation",
            "advise", "advise_with", "parse_query", "where_key"]
-
-#: A candidate must cut what its table costs the query by at least this factor.
-MIN_GAIN = 10
-#: Covering columns are worth their width only when the query visits this many rows or more.
-COVERING_MIN_ROWS = 50
-#: Rounds of evaluation: each tries the remaining candidates with the ones chosen so far in
-#: place, so a join gets an index on each side.
-MAX_ROUNDS = 3
-
-
-# -- the advice --------------------------------------------------------------------------------
-@dataclass
-class Recommendation:
-    """An index to add, why, and the declared queries it serves. `include`: non-key columns
-    (PostgreSQL's INCLUDE), there only so a query can skip the table."""
-
-    name: str
-    table: str
-    columns: tuple[str, ...]
-    where: str | None
-    queries: list[str]
-    reason: str
-    include: tuple[str, ...] = ()
-
-    declared: str | None = None        # the profile already declares it under this name
-
-    def as_profile(self) -> dict[str, Any]:
-        """The entry for a profile's `indexes:` list (the reason goes in `notes`)."""
-        entry: dict[str, Any] = {"name": self.name, "table": self.table,
-                                 "columns": list(self.columns)}
-        if self.include:
-            entry["include"] = list(self.include)
-        if self.where:
-            entry["where"] = self.where
-        entry["comment"] = f"serves {', '.join(self.queries)} (tuner advise)"
-        return entry
-
-    def notes(self) -> list[str]:
-        """The YAML comment lines that go above the entry: why, in numbers and plans."""
-        return [f"tuner advise: {self.reason}"]
-
-    def as_dict(self) -> dict[str, Any]:
-        """The JSON form."""
-        return {"name": self.name, "table": self.table, "columns": list(self.columns),
-                "include": list(self.include), "where": self.where, "queries": self.queries,
-                "reason": self.reason, "declared": self.declared}
-
-
-@dataclass
-class Advice:
-    """Problems found, indexes recommended, existing indexes flagged."""
-
-    problems: list[dict[str, Any]] = field(default_factory=list)
-    recommendations: list[Recommendation] = field(default_factory=list)
-    flags: list[dict[str, Any]] = field(default_factory=list)
-    notes: list[dict[str, Any]] = field(default_factory=list)   # queries not analysed, why
-
-    def as_dict(self) -> dict[str, Any]:
-        """The JSON form."""
-        return {"problems": self.problems,
-                "recommendations": [r.as_dict() for r in self.recommendations],
-                "flags": self.flags, "notes": self.notes}
-
-    def to_write(self) -> list[Recommendation]:
-        """The recommendations a profile does not declare yet (what `--write` adds)."""
-        return [r for r in self.recommendations if not r.declared]
-
-
-@dataclass(frozen=True)
-class AdviseOptions:
-    """What the command line passes to an engine's adviser. `create_extension`: PostgreSQL
-    may run CREATE EXTENSION hypopg in the target database (SQLite ignores it)."""
-
-    threshold: int = SCAN_THRESHOLD
-    create_extension: bool = False
-
-
-@dataclass(frozen=True)
-class Gain:
-    """What a candidate buys one query, as its evaluator measured it: the rows it visits
-    through the index, and the estimated cost before and after where the engine has one."""
-
-    visited: float
-    cost: tuple[float, float] | None = None
-    cost_of: str = "the query"
-
-
-class Evaluator(Protocol):
-    """One engine's way to try candidate indexes without building them over the data."""
-
-    def candidates(self, use: TableUse, core: Shape, state: State) -> list[Candidate]:
-        """The candidates for one table one SELECT core reads, in this engine's forms."""
-
-    def baseline(self, query: Query) -> list[PlanLine]:
-        """The plan of `query` with the indexes added so far (a round's starting point)."""
-
-    def explain(self, query: Query) -> list[PlanLine]:
-        """The plan of `query` now (with a candidate being tried in place)."""
-
-    def add(self, cand: Candidate, name: str) -> str | None:
-        """Put `cand` in place as index `name`; returns the name plans show it under, or
-        None when the engine cannot make that index (a type without a B-tree opclass)."""
-
-    def remove(self, shown: str) -> None:
-        """Take the candidate plans show as `shown` away again."""
-
-    def gain(self, query: Query, cand: Candidate, line: PlanLine, shape: Shape,
-             sorted_by_index: bool) -> Gain | None:
-        """What `cand` (used in the last `explain` of `query`, on `line`) buys the query,
-        or None when that is less than MIN_GAIN."""
-
-    def visited(self, query: Query, cand: Candidate, line: PlanLine, shape: Shape,
-                sorted_by_index: bool) -> float:
-        """The rows `query` visits through index `cand` (on `line` of its last `explain`),
-        for its own parameter values."""
-
-    def widen(self, cand: Candidate, extra: list[str]) -> Candidate:
-        """`cand` also carrying `extra`, so a query reading them can skip the table."""
-
-
-@dataclass
-class _Verdict:
-    cand: Candidate
-    name: str
-    shown: str
-    served: dict[str, tuple[Gain, str, str]]   # query -> (gain, plan before, plan after)
-    notes: list[str] = field(default_factory=list)   # columns added for a query to skip the table
-
 
 @dataclass
 class _Workload:
@@ -221,8 +106,6 @@ def advise_with(profile: Profile, state: State, plans: dict[str, list[PlanLine]]
                     if shape.note and q in bad]
     taken = {key(n) for n in state.indexes} | {key(i.name) for i in profile.indexes}
     chosen = _search(evaluator, work, plans, bad, taken)
-    from tuner.workload.advise_widen import widen  # it imports this module's names
-
     widen(evaluator, work, chosen, plans, taken)
     advice.recommendations = _recommend(chosen, state)
     _mark_declared(advice.recommendations, profile)
@@ -263,7 +146,7 @@ def _signature(table: str, columns: tuple[str, ...], include: tuple[str, ...]) -
 
 
 def _search(evaluator: Evaluator, work: _Workload, plans: dict[str, list[PlanLine]],
-            bad: dict[str, list[dict[str, Any]]], taken: set[str]) -> list[_Verdict]:
+            bad: dict[str, list[dict[str, Any]]], taken: set[str]) -> list[Verdict]:
     """Rounds of evaluation: try every candidate, keep a small set, put it in place, and try
     the rest against the queries still in trouble."""
     state = work.state
@@ -276,9 +159,9 @@ def _search(evaluator: Evaluator, work: _Workload, plans: dict[str, list[PlanLin
                 for i in state.indexes.values() if not i.where}
     pool = [c for c in dict.fromkeys(pool)
             if c.where or _signature(c.table, c.columns, c.include) not in existing]
-    chosen: list[_Verdict] = []
+    chosen: list[Verdict] = []
     for _ in range(MAX_ROUNDS):
-        verdicts = [v for v in (_try(evaluator, work, c, _name(c, taken), plans, bad)
+        verdicts = [v for v in (_try(evaluator, work, c, advised_name(c, taken), plans, bad)
                                 for c in pool) if v]
         picked = _pick(verdicts)
         for v in picked:
@@ -297,16 +180,9 @@ def _search(evaluator: Evaluator, work: _Workload, plans: dict[str, list[PlanLin
     return kept
 
 
-def _name(cand: Candidate, taken: set[str]) -> str:
-    name = cand.default_name()
-    while key(name) in taken:
-        name += "_x"
-    return name
-
-
 def _try(evaluator: Evaluator, work: _Workload, cand: Candidate, name: str,
          plans: dict[str, list[PlanLine]], bad: dict[str, list[dict[str, Any]]]
-         ) -> _Verdict | None:
+         ) -> Verdict | None:
     """The queries `cand` serves: its index appears in their plan, the large scan of its table
     or a temp B-tree goes away, and the evaluator measures a gain of MIN_GAIN or more."""
     shown = evaluator.add(cand, name)
@@ -341,20 +217,20 @@ def _try(evaluator: Evaluator, work: _Workload, cand: Candidate, name: str,
             served[qname] = (gain, before, line.detail.replace(shown, name))
     finally:
         evaluator.remove(shown)
-    return _Verdict(cand, name, shown, served) if served else None
+    return Verdict(cand, name, shown, served) if served else None
 
 
-def _pick(verdicts: list[_Verdict]) -> list[_Verdict]:
+def _pick(verdicts: list[Verdict]) -> list[Verdict]:
     """A small set: greedily the candidate serving most unserved queries; on a tie a partial
     index first, then covering columns only where the query visits COVERING_MIN_ROWS or more,
     then the wider one."""
-    def worth(v: _Verdict) -> tuple:
+    def worth(v: Verdict) -> tuple:
         many = max(s[0].visited for s in v.served.values()) >= COVERING_MIN_ROWS
         return (len(remaining & set(v.served)), v.cand.where is not None,
                 v.cand.covering if many else -v.cand.covering, len(v.cand.columns))
 
     remaining = {q for v in verdicts for q in v.served}
-    chosen: list[_Verdict] = []
+    chosen: list[Verdict] = []
     while remaining:
         best = max(verdicts, key=worth)
         if not remaining & set(best.served):
@@ -364,7 +240,7 @@ def _pick(verdicts: list[_Verdict]) -> list[_Verdict]:
     return chosen
 
 
-def _merge_prefixes(chosen: list[_Verdict]) -> list[_Verdict]:
+def _merge_prefixes(chosen: list[Verdict]) -> list[Verdict]:
     """Drop a chosen index that is a prefix of a wider chosen one (and whose INCLUDE columns
     the wider one carries too); the wider one serves its queries as well (the same leading
     columns give the same seeks)."""
@@ -384,7 +260,7 @@ def _merge_prefixes(chosen: list[_Verdict]) -> list[_Verdict]:
     return kept
 
 
-def _recommend(chosen: list[_Verdict], state: State) -> list[Recommendation]:
+def _recommend(chosen: list[Verdict], state: State) -> list[Recommendation]:
     recs = []
     for v in chosen:
         served = sorted(v.served)

@@ -18,22 +18,26 @@ where it was. The query then counts among those the index serves.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from tuner.model import key
-from tuner.workload.advise import (
+from tuner.workload.advise_model import (
     COVERING_MIN_ROWS,
     Evaluator,
     Gain,
-    _name,
-    _Verdict,
-    _Workload,
+    Verdict,
+    advised_name,
 )
 from tuner.workload.measure import PlanLine
 from tuner.workload.shape import MAX_COVERING, Candidate, Shape
 
+if TYPE_CHECKING:
+    from tuner.workload.advise import _Workload
+
 Plans = dict[str, list[PlanLine]]
 
 
-def widen(evaluator: Evaluator, work: _Workload, chosen: list[_Verdict], live: Plans,
+def widen(evaluator: Evaluator, work: _Workload, chosen: list[Verdict], live: Plans,
           taken: set[str]) -> None:
     """Widen the `chosen` indexes (in place, and in the evaluator) where that lets a declared
     query visiting many rows skip the table; `live` holds each query's plan on the live
@@ -70,7 +74,7 @@ def _reads(shape: Shape, table: str, rowid: str | None) -> set[str] | None:
     return out
 
 
-def _needed(evaluator: Evaluator, work: _Workload, verdict: _Verdict, qname: str,
+def _needed(evaluator: Evaluator, work: _Workload, verdict: Verdict, qname: str,
             plans: Plans) -> tuple[list[str], float] | None:
     """(the columns to add, the rows visited) when `qname` reads many rows through the
     chosen index without covering and a few more columns would cover it; else None."""
@@ -96,13 +100,13 @@ def _needed(evaluator: Evaluator, work: _Workload, verdict: _Verdict, qname: str
     return (extra, visited) if visited >= COVERING_MIN_ROWS else None
 
 
-def _try(evaluator: Evaluator, work: _Workload, verdict: _Verdict, qname: str,
+def _try(evaluator: Evaluator, work: _Workload, verdict: Verdict, qname: str,
          need: tuple[list[str], float], plans: Plans, live: Plans, taken: set[str]) -> Plans:
     """Put the wider index in place of the chosen one; keep it if it covers `qname` and no
     plan gets worse, else put the chosen one back. Returns the plans with what is kept."""
     extra, visited = need
     wide = evaluator.widen(verdict.cand, extra)
-    name = _name(wide, taken)
+    name = advised_name(wide, taken)
     evaluator.remove(verdict.shown)
     shown = evaluator.add(wide, name)
     if shown is not None:
@@ -141,7 +145,7 @@ def _no_worse(work: _Workload, qname: str, old: str, new: str, before: Plans,
     return True
 
 
-def _adopt(verdict: _Verdict, wide: Candidate, name: str, shown: str, after: Plans
+def _adopt(verdict: Verdict, wide: Candidate, name: str, shown: str, after: Plans
            ) -> None:
     """Make `verdict` the wider index; its served queries' plans name it."""
     served = {}
