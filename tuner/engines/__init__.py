@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Mapping
+from types import ModuleType
+
 from tuner.engines.base import Engine
 from tuner.errors import EngineError
 
@@ -26,3 +30,9 @@ def engine_name_for_target(target: str) -> str:
     if target.startswith(("postgresql://", "postgres://")):
         return "postgresql"
     return "sqlite"
+
+
+def engine_module(target: str, modules: Mapping[str, str]) -> ModuleType:
+    """The module serving the engine `target` names, out of `modules` (engine name -> dotted
+    module path). Imported only when asked for: a PostgreSQL module imports psycopg."""
+    return importlib.import_module(modules[engine_name_for_target(str(target))])

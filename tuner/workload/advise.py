@@ -19,15 +19,13 @@ tuner.workload.advise_write edits the profile.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from types import ModuleType
 from typing import Any
 
 import sqlglot
 from sqlglot import exp
 
-from tuner.engines import engine_name_for_target
+from tuner.engines import engine_module
 from tuner.lint import low_cardinality, redundant
 from tuner.model import State, key
 from tuner.profile import Profile, Query
@@ -68,27 +66,15 @@ class _Workload:
 
 
 # -- the engines -------------------------------------------------------------------------------
-def _sqlite() -> ModuleType:
-    from tuner.workload import sqlite_advise
-
-    return sqlite_advise
-
-
-def _postgresql() -> ModuleType:
-    from tuner.workload import pg_advise  # imports psycopg: only when a URL asks for it
-
-    return pg_advise
-
-
 #: engine name -> its advise module, which has `advise(profile, db, options) -> Advice`.
-ADVISERS: dict[str, Callable[[], ModuleType]] = {"sqlite": _sqlite, "postgresql": _postgresql}
+ADVISERS = {"sqlite": "tuner.workload.sqlite_advise", "postgresql": "tuner.workload.pg_advise"}
 
 
 def advise(profile: Profile, db: str, threshold: int = SCAN_THRESHOLD, *,
            create_extension: bool = False) -> Advice:
     """Advise indexes for the profile's declared queries on the database at `db` (read-only;
     on PostgreSQL, `create_extension` lets it create the hypopg extension first)."""
-    module = ADVISERS[engine_name_for_target(str(db))]()
+    module = engine_module(str(db), ADVISERS)
     return module.advise(profile, str(db), AdviseOptions(threshold, create_extension))
 
 

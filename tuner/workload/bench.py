@@ -13,10 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-from tuner.engines import engine_name_for_target, engine_named
+from tuner.engines import engine_module, engine_named
 from tuner.profile import Profile, Query
 from tuner.workload.measure import (
     BenchReport,
@@ -33,26 +32,14 @@ __all__ = ["BenchReport", "Guard", "PlanLine", "bench", "bench_compare", "classi
            "database_scoped", "explain", "open_guarded", "open_side"]
 
 
-def _sqlite() -> ModuleType:
-    from tuner.workload import sqlite_bench
-
-    return sqlite_bench
-
-
-def _postgresql() -> ModuleType:
-    from tuner.workload import pg_bench  # imports psycopg: only when a URL asks for it
-
-    return pg_bench
-
-
 #: engine name -> its bench module, which has `open_side(target, profile) -> Side` and
 #: `compare(target, profile, queries, *, runs, warmup, batch, say) -> BenchReport`.
-BENCHES: dict[str, Callable[[], ModuleType]] = {"sqlite": _sqlite, "postgresql": _postgresql}
+BENCHES = {"sqlite": "tuner.workload.sqlite_bench", "postgresql": "tuner.workload.pg_bench"}
 
 
 def bench_module(target: str | Path) -> Any:
     """The bench module of the engine `target` names."""
-    return BENCHES[engine_name_for_target(str(target))]()
+    return engine_module(str(target), BENCHES)
 
 
 def open_side(target: str | Path, profile: Profile) -> Side:
