@@ -231,6 +231,7 @@ def _backup_and_record(session: ApplySession, plan: PlanFile, steps: list[FileSt
 def _run(session: ApplySession, plan: PlanFile, steps: list[FileStep], result: ApplyResult,
          emit: Callable[[Event], None]) -> None:
     transactional = [s for s in steps if s.transactional]
+    assert result.history_id is not None, "the history row is written before any step"
     if transactional:
         session.begin()
         try:

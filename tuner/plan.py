@@ -234,7 +234,7 @@ def build_plan(changes: list[Change], actual: State, desired: State, profile: Pr
     persistent, runtime = engine.split_settings(profile.settings)
     for c in changes:
         lost = _triggers_of(c.current, actual) if isinstance(c, DropView) else []
-        if lost:
+        if lost and isinstance(c, DropView):
             warnings.append(f"prune drops view {c.current.name}, and SQLite deletes its "
                             f"INSTEAD OF triggers with it: {', '.join(t.name for t in lost)}; "
                             "declare the view to keep them")

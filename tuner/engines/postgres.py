@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tuner.engines.base import StepSpec
-from tuner.engines.postgres_conn import connect, driver, first_line, redact
+from tuner.engines.postgres_conn import connect, driver, first_line, one, redact
 from tuner.engines.postgres_inspect import (
     read_blocking_dependents,
     read_state,
@@ -72,7 +72,7 @@ class PostgresEngine:
     phase_titles = PHASE_TITLES
     runtime_note = RUNTIME_NOTE
     index_features = frozenset({"include", "method"})
-    vacuum_modes = ("never", "auto", "analyze")
+    vacuum_modes: tuple[str, ...] = ("never", "auto", "analyze")
 
     def __init__(self) -> None:
         self._url: str | None = None
@@ -176,8 +176,8 @@ class PostgresEngine:
         psycopg = driver()
         with connect(target) as conn:
             try:
-                self._database, self._user = conn.execute(
-                    "SELECT current_database(), current_user").fetchone()
+                self._database, self._user = one(conn.execute(
+                    "SELECT current_database(), current_user"))
                 state, self._partitioned, self._gucs = read_state(conn)
                 self._blocking = read_blocking_dependents(conn)
             except psycopg.Error as exc:

@@ -55,6 +55,13 @@ def connect(url: str, *, autocommit: bool = True, **kwargs: Any) -> psycopg.Conn
         raise DatabaseError(redact(url), f"cannot connect: {first_line(exc)}") from exc
 
 
+def one(cursor: Any) -> tuple[Any, ...]:
+    """The row of a query that always answers one (a SELECT without FROM, say)."""
+    row = cursor.fetchone()
+    assert row is not None, "the query answers one row"
+    return tuple(row)
+
+
 def first_line(exc: BaseException) -> str:
     """The first non-empty line of a driver error, for one-line messages."""
     for line in str(exc).splitlines():

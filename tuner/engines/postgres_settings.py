@@ -270,10 +270,10 @@ def catalog_rows(conn: Any) -> list[dict[str, Any]]:
 
 def write_catalog(url: str) -> str:
     """Regenerate sql/postgresql/settings.json from the server at `url`; returns its path."""
-    from tuner.engines.postgres_conn import connect
+    from tuner.engines.postgres_conn import connect, one
 
     with connect(url) as conn:
-        version = conn.execute("SHOW server_version").fetchone()[0]
+        version = one(conn.execute("SHOW server_version"))[0]
         rows = catalog_rows(conn)
     path = data_dir("sql").joinpath(*CATALOG_FILE)
     text = json.dumps({"generated_from": f"PostgreSQL {version} pg_settings",

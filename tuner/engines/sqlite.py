@@ -52,7 +52,7 @@ class SQLiteEngine:
     runtime_note = ("Runtime settings (per connection, applied by tuner.runtime on every "
                     "connection; never planned, never drift):")
     index_features: frozenset[str] = frozenset()
-    vacuum_modes = ("never", "auto")
+    vacuum_modes: tuple[str, ...] = ("never", "auto")
 
     # -- settings ---------------------------------------------------------------------
     def normalize_setting(self, name: str, value: Any) -> Any:
@@ -124,10 +124,10 @@ class SQLiteEngine:
             steps.append(self._pragma_step(c.setting, c.desired,
                                            f"{c.setting}: {c.current} -> {c.desired}{when}"))
         if any(_needs_vacuum(c) for c in file_changes):
-            names = [c.setting for c in file_changes if _needs_vacuum(c)]
+            vacuumed = [c.setting for c in file_changes if _needs_vacuum(c)]
             steps.append(StepSpec("vacuum", "database", (render("sqlite", "vacuum"),),
-                                  "rebuild the file so that " + ", ".join(names)
-                                  + (" takes" if len(names) == 1 else " take") + " effect",
+                                  "rebuild the file so that " + ", ".join(vacuumed)
+                                  + (" takes" if len(vacuumed) == 1 else " take") + " effect",
                                   transactional=False))
             warnings.append("VACUUM rewrites the whole database: it needs free disk space "
                             "about the size of the database and blocks every other "

@@ -14,6 +14,7 @@ import sqlite3
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from tuner.engines.sqlite_pragmas import PRAGMAS, persistent_journal_mode
@@ -142,12 +143,12 @@ def read_index(conn: sqlite3.Connection, name: str, table: str, unique: bool, or
     """Read one index's structure and build its canonical signature."""
     parsed = parse_index_sql(sql) if sql else None
     columns: list[IndexColumn] = []
-    sig_keys = []
+    sig_keys: list[tuple[Any, ...]] = []
     for seqno, cid, col, desc, coll in conn.execute(inspection_sql("index_keys"), (name,)):
         order = "desc" if desc else "asc"
         explicit = parsed.explicit_collate[seqno] if parsed else None
         if cid == -2:
-            assert parsed is not None, "expression keys only exist in CREATE INDEX"
+            assert parsed is not None and sql is not None, "expression keys are in CREATE INDEX"
             item = list(parsed.items[seqno])
             expr = source(sql, item) if item else ""
             columns.append(IndexColumn(expr=expr, order=order, collate=explicit))

@@ -456,7 +456,7 @@ class BatchWriter:
             failures = [(item, i, exc) for item in taken for i in range(len(item[2]))]
         return failures
 
-    def _lease(self) -> tuple[Any, sqlite3.Connection]:
+    def _lease(self) -> tuple[Any, Any]:
         """The writer connection for one batch and the lease to give back. A pool writer held
         elsewhere past the pool's timeout is waited for again until close: queued rows do not
         fail because the application held the writer."""

@@ -61,7 +61,7 @@ def session_settings(conn: psycopg.Connection, profile: Profile | None,
                                 {"names": list(declared)}).fetchall()
     except driver().Error as exc:
         raise DatabaseError(where, f"cannot read pg_settings: {first_line(exc)}") from None
-    contexts = dict(rows)
+    contexts: dict[str, str] = dict(rows)
     for name in declared:
         if name not in contexts:
             raise profile.error(("settings", name),
@@ -83,9 +83,9 @@ def apply_session(conn: psycopg.Connection, settings: dict[str, str], where: str
     try:
         # Autocommit: a session value set inside a transaction that is rolled back reverts.
         with autocommit(conn):
-            wanted = dict(conn.execute(render("postgresql", "runtime/set_session"),
+            wanted: dict[str, str] = dict(conn.execute(render("postgresql", "runtime/set_session"),
                                        {"names": names, "values": values}).fetchall())
-            got = dict(conn.execute(render("postgresql", "runtime/read_session"),
+            got: dict[str, str] = dict(conn.execute(render("postgresql", "runtime/read_session"),
                                     {"names": names}).fetchall())
     except driver().Error as exc:
         raise DatabaseError(where, "cannot apply the profile's session settings: "

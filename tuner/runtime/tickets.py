@@ -39,7 +39,7 @@ class WriterFailed(BatchError):
 class Rejected(NamedTuple):
     """One row insert_many could not write: its index in the list, the row, the SQLite error."""
 
-    index: int
+    index: int  # type: ignore[assignment]  # the field shadows tuple.index, by design
     row: Any
     error: BaseException
 

@@ -70,6 +70,8 @@ def write_advice(path: str, original: bytes, entries: list[dict[str, Any]],
     except UnicodeDecodeError:
         raise WriteRefused(path, "the file is not UTF-8") from None
     root = yaml.compose(text, Loader=yaml.SafeLoader)
+    if root is None:
+        raise WriteRefused(path, "the profile is not a block YAML mapping")
     old_version = _version(path, root)
     edited = _edit(path, text, root, entries, notes, old_version + 1)
     _check(path, text, edited, entries, old_version + 1)

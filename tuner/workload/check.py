@@ -9,6 +9,7 @@ would not change it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,7 +55,7 @@ def pending_settings(state: State) -> list[dict[str, Any]]:
             if s.running is not None and s.running != s.value]
 
 
-def aliases(sql: str, tables: dict[str, Table]) -> dict[str, str]:
+def aliases(sql: str, tables: Mapping[str, Table]) -> dict[str, str]:
     """Map each name a query uses for a table (`participants p`, `events AS e`) to the table,
     so that EXPLAIN's `SCAN p` can be sized."""
     toks = tokenize(sql)
@@ -89,7 +90,7 @@ def check(profile: Profile, db: str, threshold: int = SCAN_THRESHOLD) -> CheckRe
     return report
 
 
-def _large_scans(query: Query, lines: list, tables: dict[str, Table],
+def _large_scans(query: Query, lines: list, tables: Mapping[str, Table],
                  threshold: int) -> list[dict[str, Any]]:
     names = aliases(query.sql, tables)
     found = []

@@ -11,6 +11,7 @@ Tests never assert on the times.
 from __future__ import annotations
 
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -115,7 +116,7 @@ class QueryBench:
         return data
 
 
-def measure(sides: list[Side], query: Query, runs: int, warmup: int) -> list[Measurement]:
+def measure(sides: Sequence[Side], query: Query, runs: int, warmup: int) -> list[Measurement]:
     """Time `query` on every side, alternating side by side (and the order run by run), so
     a ratio between sides is not skewed by a warming cache or a busy neighbour."""
     results = [side.rows(query) for side in sides]

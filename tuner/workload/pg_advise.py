@@ -36,7 +36,7 @@ import copy
 from dataclasses import replace
 from typing import Any
 
-from tuner.engines.postgres_conn import driver, first_line, redact
+from tuner.engines.postgres_conn import driver, first_line, one, redact
 from tuner.engines.postgres_inspect import display_name, split_name
 from tuner.errors import DatabaseError, TunerError
 from tuner.model import State, key
@@ -88,8 +88,8 @@ def hypopg_schema(url: str, create: bool) -> str:
     psycopg = driver()
     where = redact(url)
     with connect(url) as conn:
-        available, schema, major, database = conn.execute(
-            render(ENGINE, "advise/hypopg")).fetchone()
+        available, schema, major, database = one(conn.execute(
+            render(ENGINE, "advise/hypopg")))
         if schema:
             return str(schema)
         if not available:
@@ -106,7 +106,7 @@ def hypopg_schema(url: str, create: bool) -> str:
         except psycopg.Error as exc:
             raise HypoPGMissing(where, f"cannot CREATE EXTENSION hypopg: {first_line(exc)}") \
                 from None
-        return str(conn.execute(render(ENGINE, "advise/hypopg")).fetchone()[1])
+        return str(one(conn.execute(render(ENGINE, "advise/hypopg")))[1])
 
 
 def _require_statistics(evaluator: PgEvaluator, plans: dict[str, list[PlanLine]],

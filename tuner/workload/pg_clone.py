@@ -24,7 +24,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from tuner.engines.postgres_backup import _without_password, client_tool
-from tuner.engines.postgres_conn import connect, driver, first_line, redact
+from tuner.engines.postgres_conn import connect, driver, first_line, one, redact
 from tuner.engines.postgres_settings import render_values
 from tuner.errors import DatabaseError
 from tuner.render import render
@@ -49,7 +49,7 @@ def scratch_clone(url: str, say: Callable[[str], None]) -> Iterator[tuple[str, s
     with connect(url, application_name="tuner bench --compare") as conn:
         tools = [client_tool(conn, tool, NEEDED, INSTEAD) for tool in ("pg_dump", "pg_restore")]
         try:
-            source = conn.execute(render(ENGINE, "bench/source_database")).fetchone()
+            source = one(conn.execute(render(ENGINE, "bench/source_database")))
             conn.execute(render(ENGINE, "bench/create_scratch", name=name, encoding=source[0],
                                 collate=source[1], ctype=source[2]))
         except psycopg.Error as exc:

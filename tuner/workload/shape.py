@@ -164,7 +164,7 @@ def _core(sel: exp.Select, state: State, derived: set[str]) -> Shape:
         return isinstance(col, exp.Column) and bool(col.table) \
             and key(col.table) not in names
 
-    predicates: list[exp.Expression] = []
+    predicates: list[Any] = []
     for node in [sel.args.get("where")] + [j.args.get("on") for j in sel.args.get("joins") or []]:
         if node is None:
             continue
