@@ -31,12 +31,12 @@ from typing import Any
 
 from common import CACHE, demo_db, fresh_copy, machine, median, table, write_section
 
-import tuner.engines.sqlite_backup
+import tuner.engines.sqlite.backup
 from tuner import load_profile, make_plan, render_plan_file
 from tuner.apply import ApplyOptions, Event, apply_plan_file
 from tuner.backup import tag_for
-from tuner.engines.sqlite_backup import take_backup
-from tuner.engines.sqlite_inspect import COMPANIONS
+from tuner.engines.sqlite.backup import take_backup
+from tuner.engines.sqlite.inspect import COMPANIONS
 from tuner.planfile import PlanFile, parse_plan_file
 from tuner.resources import bundled_profile
 
@@ -206,10 +206,10 @@ def m_vacuum_into(db: Path, dst: Path) -> None:
 
 @contextmanager
 def split_timing(*names: str) -> Iterator[dict[str, float]]:
-    """Seconds spent in these functions of tuner.engines.sqlite_backup while the block runs:
+    """Seconds spent in these functions of tuner.engines.sqlite.backup while the block runs:
     each is wrapped with a clock (same arguments, same result), and put back afterwards."""
     spent = dict.fromkeys(names, 0.0)
-    saved = {name: getattr(tuner.engines.sqlite_backup, name) for name in names}
+    saved = {name: getattr(tuner.engines.sqlite.backup, name) for name in names}
 
     def clocked(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         def run(*args: Any, **kwargs: Any) -> Any:
@@ -221,12 +221,12 @@ def split_timing(*names: str) -> Iterator[dict[str, float]]:
         return run
 
     for name, fn in saved.items():
-        setattr(tuner.engines.sqlite_backup, name, clocked(name, fn))
+        setattr(tuner.engines.sqlite.backup, name, clocked(name, fn))
     try:
         yield spent
     finally:
         for name, fn in saved.items():
-            setattr(tuner.engines.sqlite_backup, name, fn)
+            setattr(tuner.engines.sqlite.backup, name, fn)
 
 
 def m_tuner(db: Path, dst: Path) -> dict[str, float]:

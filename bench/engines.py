@@ -3,7 +3,7 @@ speedups of `tuner bench --compare`, all measured in one run.
 
 The demo generator (tuner.workload.demo) writes the same rows into an SQLite file
 (create_demo_db, executemany in one transaction) and into a scratch PostgreSQL database on the
-server at --pg (tuner.workload.pg_demo.load_demo: COPY, then keys, then ANALYZE). Then, engine
+server at --pg (tuner.engines.postgres.demo.load_demo: COPY, then keys, then ANALYZE). Then, engine
 by engine and phase by phase (never both engines at once):
 
 1. load time of each engine;
@@ -51,17 +51,17 @@ from tuner.api import make_plan
 from tuner.apply import ApplyOptions, ApplyResult, apply_plan_file
 from tuner.diff import diff
 from tuner.engines import engine_name_for_target, engine_named
-from tuner.engines.postgres_conn import connect as pg_connect
-from tuner.engines.sqlite_inspect import COMPANIONS
+from tuner.engines.postgres.clone import with_database
+from tuner.engines.postgres.conn import connect as pg_connect
+from tuner.engines.postgres.demo import load_demo
+from tuner.engines.sqlite.inspect import COMPANIONS
 from tuner.plan import build_plan
 from tuner.planfile import parse_plan_file, render_plan_file
 from tuner.profile import Profile, load_profile
 from tuner.resources import bundled_profile
 from tuner.workload.bench import BenchReport, bench_compare, database_scoped, open_side
-from tuner.workload.demo import DemoStats, create_demo_db, demo_data
-from tuner.workload.measure import Measurement, measure
-from tuner.workload.pg_clone import with_database
-from tuner.workload.pg_demo import load_demo
+from tuner.workload.bench.measure import Measurement, measure
+from tuner.workload.demo.data import DemoStats, create_demo_db, demo_data
 
 ENGINES = ("sqlite", "postgresql")
 TITLE = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
@@ -554,7 +554,7 @@ def main() -> None:
 
 The same generator (`tuner.workload.demo`, seed {args.seed}) wrote the same rows ({rows}) into an
 SQLite file (`create_demo_db`) and into a scratch PostgreSQL database `{scratch}`
-(`tuner.workload.pg_demo.load_demo`: COPY, then the keys, then ANALYZE); each engine's bundled
+(`tuner.engines.postgres.demo.load_demo`: COPY, then the keys, then ANALYZE); each engine's bundled
 profile was then planned, compared with `tuner bench --compare` (the library call behind
 `--format json`) and applied, engine after engine, phase after phase (never both at once).
 

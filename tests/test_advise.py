@@ -11,10 +11,10 @@ import yaml
 from helpers import run, sha
 
 from tuner import load_profile
-from tuner.engines.sqlite_inspect import open_readonly, read_state
+from tuner.engines.sqlite.inspect import open_readonly, read_state
 from tuner.model import State
 from tuner.workload.advise import advise, parse_query
-from tuner.workload.demo import create_demo_db
+from tuner.workload.demo.data import create_demo_db
 
 ROOT = Path(__file__).resolve().parent.parent
 BOT = ROOT / "profiles" / "telegram-bot.yaml"

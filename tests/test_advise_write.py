@@ -9,7 +9,7 @@ import pytest
 from helpers import assert_error_last, run, sha, write
 
 from tuner import load_profile
-from tuner.workload.advise_write import WriteRefused, write_advice
+from tuner.workload.advise.write import WriteRefused, write_advice
 
 SETUP = """
 CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER, created INTEGER,

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from helpers import wal_demo_db
 
+from tuner.engines.sqlite.runtime import ConnectionPool
 from tuner.runtime.batch import BatchWriter
-from tuner.runtime.pool import ConnectionPool
 from tuner.runtime.tickets import (
     BatchError,
     ManyResult,

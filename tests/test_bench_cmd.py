@@ -17,7 +17,7 @@ from tuner.errors import TunerError
 from tuner.profile import Query, load_profile
 from tuner.resources import bundled_profile
 from tuner.workload.bench import bench, classify
-from tuner.workload.demo import create_demo_db
+from tuner.workload.demo.data import create_demo_db
 
 PROFILE_INDEXES = {"participants_event_status", "participants_user_active",
                    "messages_event_time", "events_upcoming", "events_creator_date"}

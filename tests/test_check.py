@@ -10,9 +10,9 @@ import pytest
 from helpers import run, sha, write
 
 from tuner import load_profile, make_plan, render_plan_file
-from tuner.engines.sqlite import SQLiteEngine
+from tuner.engines.sqlite.engine import SQLiteEngine
 from tuner.workload.check import aliases, check
-from tuner.workload.demo import create_demo_db
+from tuner.workload.demo.data import create_demo_db
 
 ROOT = Path(__file__).resolve().parent.parent
 BOT = ROOT / "profiles" / "telegram-bot.yaml"

@@ -1,4 +1,4 @@
-"""Tests for tuner.workload.demo: schema, determinism, skew, refusal rules, untuned state."""
+"""Tests for tuner.workload.demo.data: schema, determinism, skew, refusal rules, untuned state."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from tuner.errors import DatabaseError, TunerError
-from tuner.workload import demo
-from tuner.workload.demo import DemoStats, create_demo_db
+from tuner.workload.demo import data as demo
+from tuner.workload.demo.data import DemoStats, create_demo_db
 
 N = 20_000
 TABLES = ("users", "events", "participants", "messages")

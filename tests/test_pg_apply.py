@@ -31,9 +31,9 @@ from pg_plans import (
 )
 
 from tuner.apply import ApplyOptions, ApplyResult, apply_in_session
-from tuner.engines.postgres import PostgresEngine
-from tuner.engines.postgres_apply import LOCK_KEY, PostgresApplySession
-from tuner.engines.postgres_backup import rollback_script
+from tuner.engines.postgres.backup import rollback_script
+from tuner.engines.postgres.engine import PostgresEngine
+from tuner.engines.postgres.session import LOCK_KEY, PostgresApplySession
 from tuner.errors import ApplyError, BackupError, DatabaseError, EngineError
 from tuner.planfile import PlanFile
 

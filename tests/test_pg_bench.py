@@ -19,11 +19,11 @@ import pytest
 from helpers import assert_error_last, run, write
 from psycopg import sql
 
+from tuner.engines.postgres.demo import load_demo
 from tuner.profile import load_profile
 from tuner.resources import bundled_profile
 from tuner.workload.bench import bench_compare
-from tuner.workload.demo import TABLES
-from tuner.workload.pg_demo import load_demo
+from tuner.workload.demo.data import TABLES
 
 PG_PROFILE = bundled_profile("telegram-bot-postgres")
 

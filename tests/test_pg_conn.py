@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tuner.engines.postgres_conn import connect, is_postgres_url, redact
+from tuner.engines.postgres.conn import connect, is_postgres_url, redact
 from tuner.errors import DatabaseError
 
 

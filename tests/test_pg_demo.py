@@ -1,4 +1,4 @@
-"""tuner.workload.pg_demo against a real PostgreSQL server: the same rows, keys and constraints
+"""tuner.engines.postgres.demo against a real PostgreSQL server: the same rows, keys and constraints
 as the SQLite demo for the same parameters, refusal and --force, all-or-nothing, progress, and
 `tuner demo-db` with a URL."""
 
@@ -11,10 +11,10 @@ import psycopg
 import pytest
 from helpers import assert_error_last, run
 
+from tuner.engines.postgres.demo import load_demo
 from tuner.errors import DatabaseError
-from tuner.workload import demo
-from tuner.workload.demo import TABLES, create_demo_db
-from tuner.workload.pg_demo import load_demo
+from tuner.workload.demo import data as demo
+from tuner.workload.demo.data import TABLES, create_demo_db
 
 N = 2_000
 PG_UNIQUE = """

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 import tuner
+from tuner.engines.postgres.runtime import PgPool
 from tuner.errors import EngineError, ProfileError, TunerError
-from tuner.runtime.pg_pool import PgPool
 
 ROOT = Path(__file__).resolve().parent.parent
 SETTINGS = """\

@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 
 from tuner import load_profile, make_plan
-from tuner.engines.sqlite import SQLiteEngine
+from tuner.engines.sqlite.engine import SQLiteEngine
 
 
 def write(path: Path, text: str) -> Path:

@@ -12,8 +12,8 @@ import pytest
 from helpers import wal_demo_db
 
 import tuner
+from tuner.engines.sqlite import runtime as pool_module
 from tuner.errors import DatabaseError, TunerError
-from tuner.runtime import pool as pool_module
 
 ROOT = Path(__file__).resolve().parent.parent
 BOT = ROOT / "profiles" / "telegram-bot.yaml"

@@ -11,10 +11,10 @@ import psycopg
 import pytest
 
 import tuner
+from tuner.engines.postgres.demo import load_demo
 from tuner.errors import TunerError
 from tuner.sqlparams import to_psycopg
-from tuner.workload.demo import create_demo_db
-from tuner.workload.pg_demo import load_demo
+from tuner.workload.demo.data import create_demo_db
 
 ROOT = Path(__file__).resolve().parent.parent
 

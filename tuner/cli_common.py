@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from tuner.engines.sqlite_inspect import COMPANIONS
+from tuner.engines.sqlite.inspect import COMPANIONS
 from tuner.errors import TunerError
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}

@@ -27,7 +27,7 @@ from tuner.cli_common import (
     write_atomic,
 )
 from tuner.engines import ENGINES, engine_name_for_target
-from tuner.engines.postgres_conn import redact
+from tuner.engines.postgres.conn import redact
 from tuner.errors import TunerError
 from tuner.planfile import parse_plan_file, render_plan_file
 from tuner.profile import load_profile
@@ -57,7 +57,7 @@ def demo_db_cmd(path: str, engine: str | None, participants: int, seed: int,
 
 
 def _build_demo(path: str, participants: int, seed: int, force: bool) -> None:
-    from tuner.workload.demo import demo_loader
+    from tuner.workload.demo.data import demo_loader
 
     show = sys.stderr.isatty()
 
@@ -104,7 +104,7 @@ def demo_cmd(engine: str | None, db: str | None, workdir: str, participants: int
     tuned there; the comparison runs first, on a scratch clone. Server-wide settings
     (ALTER SYSTEM) are left out unless --server-settings."""
     from tuner.workload.bench import bench_compare, database_scoped
-    from tuner.workload.demo_run import DemoRequest, prepare_demo
+    from tuner.workload.demo.run import DemoRequest, prepare_demo
 
     found = engine_name_for_target(db) if db else "sqlite"
     if engine is not None and engine != found:
@@ -196,7 +196,7 @@ def bench_cmd(profile: str, db: str, compare: bool, runs: int, warmup: int,
     else:
         report = bench(db, loaded, runs=runs, warmup=warmup)
     if html_file:
-        from tuner.workload.html import bench_html
+        from tuner.workload.bench.html import bench_html
 
         write_atomic(Path(html_file), bench_html(report), "the HTML report")
         note(f"HTML report written to {html_file}.")
@@ -245,7 +245,7 @@ def advise_cmd(profile: str, db: str, scan_threshold: int, fmt: str, write: bool
     by the server's own statistics. --format yaml prints an `indexes:` block to paste into the
     profile; --write adds it to PROFILE instead (then `tuner plan` / `tuner apply` build it)."""
     from tuner.workload.advise import advise
-    from tuner.workload.advise_write import indexes_block, write_advice
+    from tuner.workload.advise.write import indexes_block, write_advice
 
     try:
         original = Path(profile).read_bytes()       # before loading: --write refuses if it changes

@@ -1,6 +1,6 @@
 """The history record, engine-neutral: one row per apply and per restore, kept inside the
 database it describes. Each engine stores it (SQLite: the `tuner_history` table in the file,
-tuner.engines.sqlite_history; PostgreSQL: `tuner.tuner_history`, tuner.engines.postgres_apply)
+tuner.engines.sqlite.history; PostgreSQL: `tuner.tuner_history`, tuner.engines.postgres.session)
 and its apply session writes it.
 
 A row is inserted as `started` and committed before anything changes, then updated to

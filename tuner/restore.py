@@ -1,5 +1,5 @@
 """restore_backup(backup, db): put a backup back in place of the database, through the
-engine (SQLite: tuner.engines.sqlite_restore). What a restore did is a RestoreResult.
+engine (SQLite: tuner.engines.sqlite.restore). What a restore did is a RestoreResult.
 """
 
 from __future__ import annotations

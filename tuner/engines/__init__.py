@@ -15,11 +15,11 @@ ENGINES = ("sqlite", "postgresql")
 def engine_named(name: str) -> Engine:
     """The engine for a profile's `engine:` value."""
     if name == "sqlite":
-        from tuner.engines.sqlite import SQLiteEngine
+        from tuner.engines.sqlite.engine import SQLiteEngine
 
         return SQLiteEngine()
     if name == "postgresql":
-        from tuner.engines.postgres import PostgresEngine
+        from tuner.engines.postgres.engine import PostgresEngine
 
         return PostgresEngine()
     raise EngineError(f"unknown engine {name!r} (known: {', '.join(ENGINES)})")

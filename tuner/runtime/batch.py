@@ -31,12 +31,12 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from tuner.engines.postgres_conn import is_postgres_url, redact
-from tuner.engines.sqlite_inspect import inspection_sql
+from tuner.engines.postgres.conn import is_postgres_url, redact
+from tuner.engines.sqlite.conn import ProfileLike, connect, resolve_profile
+from tuner.engines.sqlite.inspect import inspection_sql
+from tuner.engines.sqlite.runtime import ConnectionPool, PoolTimeout
 from tuner.errors import TunerError
 from tuner.render import render
-from tuner.runtime.connect import ProfileLike, connect, resolve_profile
-from tuner.runtime.pool import ConnectionPool, PoolTimeout
 from tuner.runtime.tickets import (
     BatchError,
     Failure,

@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tuner.engines import engine_name_for_target
-from tuner.runtime.connect import ProfileLike
+from tuner.engines.sqlite.conn import ProfileLike
 
 if TYPE_CHECKING:
-    from tuner.runtime.pg_pool import PgPool
-    from tuner.runtime.pool import ConnectionPool as SQLitePool
+    from tuner.engines.postgres.runtime import PgPool
+    from tuner.engines.sqlite.runtime import ConnectionPool as SQLitePool
 
 
 class Runtime(NamedTuple):
@@ -27,16 +27,16 @@ class Runtime(NamedTuple):
 
 
 def _sqlite() -> Runtime:
-    # (tuner.runtime.connect is also the name of this module's connect, re-exported by
+    # (tuner.engines.sqlite.conn is also the name of this module's connect, re-exported by
     # tuner.runtime, so the SQLite one is imported by its module path.)
-    from tuner.runtime.connect import connect as sqlite_connect
-    from tuner.runtime.pool import ConnectionPool as sqlite_pool
+    from tuner.engines.sqlite.conn import connect as sqlite_connect
+    from tuner.engines.sqlite.runtime import ConnectionPool as sqlite_pool
 
     return Runtime(sqlite_connect, sqlite_pool)
 
 
 def _postgresql() -> Runtime:
-    from tuner.runtime import pg_pool
+    from tuner.engines.postgres import runtime as pg_pool
 
     return Runtime(pg_pool.connect, pg_pool.PgPool)
 
@@ -51,8 +51,8 @@ def runtime_for(target: str | Path) -> Runtime:
 
 def connect(target: str | Path, profile: ProfileLike = None, **kwargs: Any) -> Any:
     """One connection to `target` with the profile's per-connection settings applied and read
-    back: an sqlite3 connection for a file path (see tuner.runtime.connect.connect), a psycopg
-    connection for a postgresql:// URL (see tuner.runtime.pg_pool.connect)."""
+    back: an sqlite3 connection for a file path (see tuner.engines.sqlite.conn.connect), a psycopg
+    connection for a postgresql:// URL (see tuner.engines.postgres.runtime.connect)."""
     return runtime_for(target).connect(target, profile, **kwargs)
 
 

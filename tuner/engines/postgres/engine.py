@@ -1,0 +1,343 @@
+"""The PostgreSQL engine: settings scopes from `pg_settings.context`, inspection, the profile
+normalized through the server itself, and the DDL every step runs.
+
+An engine instance plans one database: `inspect()` remembers the URL, the server's GUC catalog
+and the partitioned tables, which `desired_state()` and the SQL builders then use.
+
+Every index and settings step runs on its own, outside any transaction: CREATE/DROP INDEX
+CONCURRENTLY and ALTER SYSTEM refuse a transaction block
+(https://www.postgresql.org/docs/15/sql-createindex.html#SQL-CREATEINDEX-CONCURRENTLY).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tuner.engines.base import StepSpec
+from tuner.engines.postgres.conn import connect, driver, first_line, one, redact
+from tuner.engines.postgres.inspect import (
+    read_blocking_dependents,
+    read_state,
+    rows,
+    split_name,
+)
+from tuner.engines.postgres.normalize import normalize_indexes, normalize_views
+from tuner.engines.postgres.settings import (
+    Guc,
+    catalog,
+    known_guc,
+    render_value,
+    render_values,
+)
+from tuner.errors import DatabaseError, EngineError, PlanError
+from tuner.model import CONNECTION, PERSISTENT, Index, Setting, State, View, key
+from tuner.render import render
+
+if TYPE_CHECKING:
+    from tuner.apply import ApplyOptions
+    from tuner.changes import SetSetting
+    from tuner.engines.postgres.session import PostgresApplySession
+    from tuner.history import HistoryRow
+    from tuner.profile import Profile
+    from tuner.restore import RestoreResult
+
+# Rough rate of CREATE INDEX CONCURRENTLY (two table scans) on this class of machine; only
+# used for the build-time estimate a plan shows.
+BUILD_ROWS_PER_SECOND = 500_000
+#: The privileges a view can be granted (what aclexplode names), for the GRANTs put back on a
+#: view that is dropped and created again.
+TABLE_PRIVILEGES = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES",
+                              "TRIGGER", "MAINTAIN"})
+PHASE_TITLES = {1: "views in one transaction, then indexes one statement at a time "
+                   "(CONCURRENTLY cannot run in a transaction)",
+                2: "settings", 3: "statistics"}
+RUNTIME_NOTE = ("Per-session settings (planned above as ALTER DATABASE SET for new sessions; "
+                "tuner.runtime also sets them on every connection it opens):")
+
+
+class PostgresEngine:
+    """PostgreSQL behind the Engine protocol."""
+
+    name = "postgresql"
+    settings_key = "settings"
+    transactional_ddl = False
+    #: DROP/CREATE VIEW are transactional: a view and its dependents are dropped and created
+    #: again all or nothing, before the concurrent index builds.
+    transactional_views = True
+    #: Index builds do not block writes (CONCURRENTLY), so no lock-wait warning applies.
+    concurrent_index_builds = True
+    #: A view is bound to the views it reads: dropping one needs its dependents handled.
+    views_bind_dependents = True
+    phase_titles = PHASE_TITLES
+    runtime_note = RUNTIME_NOTE
+    index_features = frozenset({"include", "method"})
+    vacuum_modes: tuple[str, ...] = ("never", "auto", "analyze")
+
+    def __init__(self) -> None:
+        self._url: str | None = None
+        self._database = ""
+        self._gucs: dict[str, Guc] = {}
+        self._partitioned: set[str] = set()
+        self._blocking: dict[str, list[str]] = {}
+        self._user = ""
+
+    # -- settings ---------------------------------------------------------------------------
+    def normalize_setting(self, name: str, value: Any) -> Any:
+        """Canonical value of a GUC, checked against the bundled catalog (`tuner validate`
+        has no server); ValueError for an unknown or read-only name or a bad value."""
+        return known_guc(name, self._gucs or catalog()).normalize(value)
+
+    def split_settings(self, settings: dict[str, Any]
+                       ) -> tuple[dict[str, Setting], dict[str, Setting]]:
+        """Every setting is planned; those a session may SET (context user/superuser) are
+        runtime settings too, applied by tuner.runtime on each connection."""
+        persistent, runtime = {}, {}
+        for name, value in settings.items():
+            persistent[name] = Setting(name, value, PERSISTENT)
+            if self._guc(name).per_session:
+                runtime[name] = Setting(name, value, CONNECTION)
+        return persistent, runtime
+
+    def server_wide_settings(self, settings: dict[str, Any]) -> dict[str, str]:
+        """The settings applied with ALTER SYSTEM (contexts sighup, backend, postmaster):
+        they change postgresql.auto.conf, the configuration of every database on the server.
+        Custom `x.y` names are left to ALTER DATABASE, as the plan does."""
+        out = {}
+        for name in settings:
+            if "." in name:
+                continue
+            guc = self._guc(name)
+            if guc.apply_by == "restart":
+                out[name] = ("context postmaster: ALTER SYSTEM would change the whole "
+                             "server's postgresql.auto.conf, and it takes effect only after "
+                             "a restart")
+            elif guc.apply_by == "system":
+                out[name] = (f"context {guc.context}: ALTER SYSTEM would change the whole "
+                             "server's postgresql.auto.conf (every database on it)")
+        return out
+
+    def _guc(self, name: str) -> Guc:
+        return known_guc(name, self._gucs or catalog())
+
+    def is_transactional_setting(self, name: str) -> bool:
+        """None: ALTER SYSTEM cannot run in a transaction, and phase 1 has none either."""
+        return False
+
+    def transactional_setting_sql(self, change: SetSetting) -> str:  # pragma: no cover
+        """Never called: no PostgreSQL setting runs inside the DDL transaction."""
+        raise NotImplementedError
+
+    def settings_steps(self, changes: list[SetSetting], actual: State,
+                       profile: Profile) -> tuple[list[StepSpec], list[str]]:
+        """ALTER DATABASE SET for per-session settings, ALTER SYSTEM SET (and one reload) for
+        server-wide ones, and a loud note for those that need a restart. Settings written but
+        waiting for a reload or restart are reported as pending, never planned again."""
+        steps: list[StepSpec] = []
+        warnings: list[str] = []
+        reload_needed = False
+        for c in changes:
+            guc = self._guc(c.setting)
+            before, after = _show(c.current), _show(c.desired)
+            values = render_values(c.setting, c.desired)
+            if guc.apply_by == "database":
+                sql = render(self.name, "alter_database_set", database=self._database,
+                             name=c.setting, values=values)
+                reason = (f"{c.setting}: {before} -> {after} (context {guc.context}: "
+                          "ALTER DATABASE, for new sessions of this database)")
+            else:
+                sql = render(self.name, "alter_system_set", name=c.setting, values=values)
+                if guc.apply_by == "restart":
+                    reason = (f"{c.setting}: {before} -> {after} (context postmaster: "
+                              "ALTER SYSTEM; RESTART REQUIRED to take effect)")
+                    warnings.append(f"RESTART REQUIRED: {c.setting} ({before} -> {after}) "
+                                    "takes effect only when the server restarts; tuner never "
+                                    "restarts it. Until then it is reported as pending restart")
+                else:
+                    reload_needed = True
+                    reason = (f"{c.setting}: {before} -> {after} (context {guc.context}: "
+                              "ALTER SYSTEM, then a configuration reload)")
+            steps.append(StepSpec("set_setting", c.setting, (sql,), reason, transactional=False))
+        if reload_needed:
+            steps.append(StepSpec("reload", "configuration", (render(self.name, "reload_conf"),),
+                                  "make the ALTER SYSTEM settings above take effect (sighup)",
+                                  transactional=False))
+        for name, s in sorted(actual.settings.items()):
+            if s.running is not None and s.running != s.value:
+                what = ("pending restart" if self._guc(name).apply_by == "restart"
+                        else "pending reload")
+                warnings.append(f"{what}: {name} is {_show(s.value)} in {s.source}, but the "
+                                f"server still runs with {_show(s.running)}")
+        return steps, warnings
+
+    # -- inspection -------------------------------------------------------------------------
+    def inspect(self, target: str) -> State:
+        """Read the live state of the database at the URL `target`, read-only."""
+        psycopg = driver()
+        with connect(target) as conn:
+            try:
+                self._database, self._user = one(conn.execute(
+                    "SELECT current_database(), current_user"))
+                state, self._partitioned, self._gucs = read_state(conn)
+                self._blocking = read_blocking_dependents(conn)
+            except psycopg.Error as exc:
+                raise DatabaseError(redact(target), f"cannot inspect: {first_line(exc)}") \
+                    from None
+        self._url = target
+        return state
+
+    # -- DDL --------------------------------------------------------------------------------
+    def _concurrent(self, table: str) -> bool:
+        return key(table) not in self._partitioned
+
+    def create_index_sql(self, index: Index) -> str:
+        """`CREATE [UNIQUE] INDEX CONCURRENTLY IF NOT EXISTS ...`; without CONCURRENTLY on a
+        partitioned table, which rejects it."""
+        schema, table = split_name(index.table)
+        return render(self.name, "create_index", index=index, name=split_name(index.name)[1],
+                      schema=schema, table=table, concurrently=self._concurrent(index.table))
+
+    def drop_index_sql(self, index: Index) -> str:
+        """`DROP INDEX CONCURRENTLY IF EXISTS schema.name;` (plain on a partitioned table)."""
+        schema, name = split_name(index.name)
+        return render(self.name, "drop_index", schema=schema, name=name,
+                      concurrently=self._concurrent(index.table))
+
+    def create_view_sql(self, view: View) -> str:
+        """`CREATE OR REPLACE VIEW schema.name [(cols)] AS select;`"""
+        schema, name = split_name(view.name)
+        return render(self.name, "create_view", view=view, schema=schema, name=name, temp=False)
+
+    def drop_view_sql(self, view: View) -> str:
+        """`DROP VIEW IF EXISTS schema.name;` (never CASCADE: dependent views are planned).
+        A materialized view that reads it is a PlanError: tuner does not manage those, and
+        never drops what it cannot recreate."""
+        blocking = self._blocking.get(key(view.name))
+        if blocking:
+            raise PlanError(f"view {view.name} must be dropped and created again, but the "
+                            f"materialized view {', '.join(blocking)} reads it and tuner "
+                            "does not drop what it cannot recreate: drop it first, or keep "
+                            "the view's columns so that CREATE OR REPLACE VIEW can do")
+        schema, name = split_name(view.name)
+        return render(self.name, "drop_view", schema=schema, name=name)
+
+    def analyze_sql(self, table: str) -> str:
+        """`ANALYZE schema.table;`"""
+        schema, name = split_name(table)
+        return render(self.name, "analyze", schema=schema, table=name)
+
+    def vacuum_analyze_sql(self, table: str) -> str:
+        """`VACUUM (ANALYZE) schema.table;` for `maintenance: {vacuum: analyze}`."""
+        schema, name = split_name(table)
+        return render(self.name, "vacuum_analyze", schema=schema, table=name)
+
+    def index_build_seconds(self, index: Index, rows: int) -> float:
+        """A rough estimate of the build time of `index` over `rows` rows."""
+        return rows / BUILD_ROWS_PER_SECOND
+
+    def index_step_note(self, index: Index) -> str:
+        """Why a step on `index` is not CONCURRENTLY, when it is not; else ''."""
+        if self._concurrent(index.table):
+            return ""
+        return (f"{index.table} is partitioned, and PostgreSQL cannot build or drop an index on "
+                "a partitioned table CONCURRENTLY: this plain form blocks writes to every "
+                "partition while it runs")
+
+    def view_restore_sql(self, current: View) -> tuple[str, ...]:
+        """ALTER VIEW ... OWNER TO (when someone other than the planning role owned it), the
+        GRANTs to other roles and COMMENT ON VIEW: DROP VIEW loses them all, and an
+        application reading a recreated view without its GRANT fails."""
+        schema, name = split_name(current.name)
+        grants: dict[tuple[str | None, bool], list[str]] = {}
+        for grantee, privilege, grantable in current.privileges:
+            if privilege not in TABLE_PRIVILEGES:  # pragma: no cover - aclexplode's own words
+                raise PlanError(f"view {current.name}: unknown privilege {privilege!r}")
+            grants.setdefault((grantee, grantable), []).append(privilege)
+        text = render(self.name, "restore_view", schema=schema, name=name,
+                      owner=current.owner if current.owner not in (None, self._user) else None,
+                      grants=[{"grantee": g, "grantable": opt, "privileges": p}
+                              for (g, opt), p in grants.items()],
+                      comment=current.comment)
+        return tuple(line for line in text.splitlines() if line.strip())
+
+    def view_replaceable(self, current: View, desired: View) -> bool:
+        """CREATE OR REPLACE VIEW keeps the view (and what depends on it) when the new column
+        list starts with the old one, same names and types
+        (https://www.postgresql.org/docs/15/sql-createview.html)."""
+        have = (current.signature or ("", ()))[1]
+        want = (desired.signature or ("", ()))[1]
+        return tuple(want[:len(have)]) == tuple(have)
+
+    # -- normalization ----------------------------------------------------------------------
+    def desired_state(self, profile: Profile, actual: State) -> State:
+        """The profile's settings checked and normalized against this server's pg_settings,
+        its indexes built on empty temporary copies of their tables and its views created as
+        temporary views, all read back the way inspection reads the live database, then
+        rolled back. An unknown setting, table or column, or SQL the server rejects, is an
+        error naming the profile entry."""
+        assert self._url is not None, "inspect() first"
+        settings: dict[str, Any] = {}
+        raw = profile.data.get(self.settings_key) or {}
+        for name, value in raw.items():
+            if name not in self._gucs and "." not in name:
+                raise profile.error((self.settings_key, name),
+                                    f"unknown PostgreSQL setting {name!r}: this server's "
+                                    "pg_settings has no such name")
+            try:
+                settings[name] = self.normalize_setting(name, value)
+            except ValueError as exc:
+                raise profile.error((self.settings_key, name), str(exc)) from None
+        persistent, _ = self.split_settings(settings)
+        with connect(self._url) as conn:
+            indexes = normalize_indexes(conn, profile, actual, self)
+            views = normalize_views(conn, profile, actual, self)
+            warnings = self._privilege_warnings(conn, [n for n in settings if "." not in n])
+        return State(engine=self.name, settings=persistent, indexes=indexes, views=views,
+                     tables=actual.tables, warnings=tuple(warnings))
+
+    def _privilege_warnings(self, conn: Any, names: list[str]) -> list[str]:
+        """A warning per setting the connected role cannot apply: managed services often deny
+        ALTER SYSTEM, and ALTER DATABASE SET needs the database's owner. The plan still shows
+        the step, so that someone with the privilege can run it."""
+        if not names or conn.info.server_version < 150000:  # has_parameter_privilege: 15+
+            return []
+        out = []
+        for r in rows(conn, "privileges", {"names": names}):
+            guc = self._guc(r["name"])
+            if guc.apply_by in ("system", "restart") and not r["alter_system"]:
+                out.append(f"setting {r['name']}: ALTER SYSTEM needs superuser or GRANT ALTER "
+                           f"SYSTEM ON PARAMETER {r['name']}, which role {r['role']} lacks; "
+                           "that step fails unless someone with the privilege runs it")
+            elif guc.apply_by == "database" and not (
+                    r["owns_database"] and (guc.context == "user" or r["can_set"])):
+                need = ("the database's owner" if guc.context == "user" else
+                        f"the database's owner with GRANT SET ON PARAMETER {r['name']}")
+                out.append(f"setting {r['name']}: ALTER DATABASE SET needs {need}, which role "
+                           f"{r['role']} is not; that step fails unless someone with the "
+                           "privilege runs it")
+        return out
+
+    # -- apply, history, restore (tuner.engines.postgres.session) ------------------------------
+    def apply_session(self, target: str, options: ApplyOptions) -> PostgresApplySession:
+        """Connect and take tuner's advisory lock; the stale check reads `inspect(target)`."""
+        from tuner.engines.postgres.session import PostgresApplySession
+
+        return PostgresApplySession(target, options, lambda: self.inspect(target))
+
+    def read_history(self, target: str) -> list[HistoryRow]:
+        """`tuner.tuner_history`, oldest first ([] before the first apply)."""
+        from tuner.engines.postgres.session import read_history
+
+        return read_history(target)
+
+    def restore_backup(self, backup: Path, target: str, *, backup_dir: Path | None,
+                       keep: int, verify: str, busy_timeout_ms: int) -> RestoreResult:
+        """Refuse, saying how: a PostgreSQL backup is undone with its rollback script."""
+        raise EngineError(f"{backup}: tuner restore does not run PostgreSQL backups; undo the "
+                          f"apply with its rollback script: psql -v ON_ERROR_STOP=1 -f "
+                          f"{backup}/rollback.sql '<URL>' (a full backup's database.dump "
+                          "restores with pg_restore)")
+
+
+def _show(value: Any) -> str:
+    return "(not set)" if value is None else render_value(value)

@@ -1,0 +1,1 @@
+"""The SQLite engine: a file on disk, reached through tuner.engines (the lookup)."""

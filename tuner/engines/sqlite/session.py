@@ -1,0 +1,136 @@
+"""SQLite's apply session: a read-write connection in autocommit, the write lock of each
+phase (BEGIN IMMEDIATE), the verified file-copy backup taken under that lock, the
+`tuner_history` table in the file, and the statements with the read-backs SQLite needs.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tuner.backup import Backup, Progress, default_dir
+from tuner.engines.base import StepFailed
+from tuner.engines.sqlite import history as hist
+from tuner.engines.sqlite.backup import copy_locked, finish_backup, prune_backups
+from tuner.engines.sqlite.inspect import database_error, open_readwrite, read_state
+from tuner.errors import TunerError
+from tuner.history import HistoryRow
+from tuner.model import State
+
+if TYPE_CHECKING:
+    from tuner.apply import ApplyOptions
+    from tuner.planfile import FileStep, PlanFile
+
+
+class SQLiteApplySession:
+    """One apply on one SQLite file (see tuner.engines.base.ApplySession)."""
+
+    def __init__(self, db: str, options: ApplyOptions):
+        self.db = db
+        self.options = options
+        self.conn = open_readwrite(db, timeout=options.busy_timeout_ms / 1000)
+
+    def read_state(self) -> State:
+        """The live state, read on this connection (under the write lock inside a phase)."""
+        try:
+            return read_state(self.conn)
+        except sqlite3.Error as exc:
+            raise database_error(self.db, exc) from None
+
+    def default_backup_dir(self) -> Path:
+        """`.tuner-backups/` beside the database file."""
+        return default_dir(Path(self.db))
+
+    def take_backup(self, plan: PlanFile, folder: Path, on_locked: Callable[[], None],
+                    on_progress: Progress) -> Backup:
+        """The byte copy runs under the write lock (nobody commits during it); its
+        verification runs after the lock is released, so the application is blocked only for
+        the copy."""
+        try:  # a smaller WAL makes a faster copy; a busy checkpoint is harmless
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        except sqlite3.Error:
+            pass
+        self.begin()
+        try:
+            on_locked()
+            copy = copy_locked(self.conn, Path(self.db), folder, plan.plan_hash,
+                               free=self.options.free, on_progress=on_progress)
+        finally:
+            self.conn.execute("ROLLBACK")  # nothing was written: this only releases the lock
+        return finish_backup(copy, self.options.verify)
+
+    def prune_backups(self, folder: Path, keep: int) -> list[Path]:
+        """Only this database's own backup files (and their -wal/-shm) are ever deleted."""
+        return prune_backups(folder, Path(self.db), keep)
+
+    def begin(self) -> None:
+        """BEGIN IMMEDIATE: the write lock, waiting up to the busy timeout."""
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise TunerError(f"{self.db}: database is locked by another connection "
+                                 "(another tuner apply, or the application's writer) beyond "
+                                 "the busy timeout; nothing has changed. Retry, or raise "
+                                 "--busy-timeout") from None
+            raise database_error(self.db, exc) from None
+
+    def commit(self) -> None:
+        """COMMIT."""
+        try:
+            self.conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise database_error(self.db, exc) from None
+
+    def rollback(self) -> None:
+        """ROLLBACK, if a transaction is open."""
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
+
+    def insert_history(self, row: HistoryRow) -> int:
+        """Insert into `tuner_history` (created on first use), inside the open transaction."""
+        try:
+            return hist.insert(self.conn, row)
+        except sqlite3.Error as exc:
+            raise database_error(self.db, exc) from None
+
+    def update_history(self, row_id: int, **values: Any) -> None:
+        """Update a `tuner_history` row (in the open transaction, or autocommit)."""
+        try:
+            hist.update(self.conn, row_id, **values)
+        except sqlite3.Error as exc:
+            raise database_error(self.db, exc) from None
+
+    def execute(self, step: FileStep, sql: str) -> None:
+        """Run one statement; `PRAGMA journal_mode = X` must answer with X."""
+        try:
+            rows = self.conn.execute(sql).fetchall()
+        except sqlite3.Error as exc:
+            raise StepFailed(_explain(step, exc)) from None
+        want = _pragma_target(step, sql)
+        if want is not None and rows and str(rows[0][0]).lower() != want:
+            raise StepFailed(f"step {step.number}: journal_mode reads back {rows[0][0]}, "
+                             f"wanted {want}: another connection is probably open (changing "
+                             "the journal mode needs the only connection); stop the "
+                             "application and apply again")
+
+    def close(self) -> None:
+        """Close the connection (an open transaction rolls back)."""
+        self.conn.close()
+
+
+def _pragma_target(step: FileStep, sql: str) -> str | None:
+    """`PRAGMA journal_mode = X` answers with the mode it got: the value to compare with."""
+    if step.kind == "set_pragma" and step.object == "journal_mode" and "=" in sql:
+        return sql.split("=", 1)[1].strip().rstrip(";").strip().lower()
+    return None
+
+
+def _explain(step: FileStep, exc: sqlite3.Error) -> str:
+    text = StepFailed.of(step, str(exc)).message
+    if "locked" in str(exc) and step.kind == "set_pragma":
+        text += (" (leaving WAL mode, or changing page_size, needs every other connection "
+                 "closed: stop the application and apply again)")
+    return text
