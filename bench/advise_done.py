@@ -46,7 +46,8 @@ from common import (
     write_section,
 )
 
-from tuner.workload.bench import PlanLine, classify
+from tuner.engines.sqlite.bench import classify
+from tuner.workload.bench.measure import PlanLine
 
 #: Below this many rows a table scan is cheap; the criteria look at scans of larger tables.
 LARGE = 10_000

@@ -26,12 +26,12 @@ import yaml  # noqa: E402
 
 from tuner import load_profile, make_plan, render_plan_file  # noqa: E402
 from tuner.apply import ApplyOptions, apply_plan_file  # noqa: E402
+from tuner.engines.sqlite.demo import create_demo_db  # noqa: E402
 from tuner.engines.sqlite.engine import SQLiteEngine  # noqa: E402
 from tuner.engines.sqlite.inspect import COMPANIONS  # noqa: E402
 from tuner.planfile import parse_plan_file  # noqa: E402
 from tuner.profile import Profile  # noqa: E402
 from tuner.resources import bundled_profile  # noqa: E402
-from tuner.workload.demo.data import create_demo_db  # noqa: E402
 
 DOC = ROOT / "docs" / "BENCHMARKS.md"
 CACHE = Path(os.environ.get("TUNER_BENCH_DIR", ROOT / ".bench-cache"))

@@ -50,18 +50,19 @@ from common import CACHE, machine, median, table, write_section
 from tuner.api import make_plan
 from tuner.apply import ApplyOptions, ApplyResult, apply_plan_file
 from tuner.diff import diff
-from tuner.engines import engine_name_for_target, engine_named
-from tuner.engines.postgres.clone import with_database
+from tuner.engines.lookup import engine_name_for_target, engine_named
+from tuner.engines.postgres.backup import with_database
 from tuner.engines.postgres.conn import connect as pg_connect
 from tuner.engines.postgres.demo import load_demo
+from tuner.engines.sqlite.demo import create_demo_db
 from tuner.engines.sqlite.inspect import COMPANIONS
 from tuner.plan import build_plan
 from tuner.planfile import parse_plan_file, render_plan_file
 from tuner.profile import Profile, load_profile
 from tuner.resources import bundled_profile
-from tuner.workload.bench import BenchReport, bench_compare, database_scoped, open_side
 from tuner.workload.bench.measure import Measurement, measure
-from tuner.workload.demo.data import DemoStats, create_demo_db, demo_data
+from tuner.workload.bench.run import BenchReport, bench_compare, database_scoped, open_side
+from tuner.workload.demo.data import DemoStats, demo_data
 
 ENGINES = ("sqlite", "postgresql")
 TITLE = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}

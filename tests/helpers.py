@@ -113,7 +113,7 @@ def history(capsys: pytest.CaptureFixture[str], db: Path) -> list[dict]:
 
 def wal_demo_db(path: Path, participants: int) -> Path:
     """A small demo database in WAL mode, as an application running tuned would have it."""
-    from tuner.workload.demo.data import create_demo_db
+    from tuner.engines.sqlite.demo import create_demo_db
 
     create_demo_db(path, participants)
     conn = sqlite3.connect(path)

@@ -10,8 +10,8 @@ from pathlib import Path
 import psycopg
 
 from tuner.model import State
-from tuner.plan import prior_state, state_fingerprint
 from tuner.planfile import MANIFEST_BEGIN, MANIFEST_END, PlanFile, body_hash, parse_plan_file
+from tuner.plantypes import prior_state, state_fingerprint
 
 #: What the stand-in inspection reports: the plans below are made for this state.
 EMPTY = State(engine="postgresql")

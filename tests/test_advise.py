@@ -11,10 +11,11 @@ import yaml
 from helpers import run, sha
 
 from tuner import load_profile
+from tuner.engines.sqlite.demo import create_demo_db
 from tuner.engines.sqlite.inspect import open_readonly, read_state
 from tuner.model import State
-from tuner.workload.advise import advise, parse_query
-from tuner.workload.demo.data import create_demo_db
+from tuner.workload.advise.run import advise
+from tuner.workload.advise.search import parse_query
 
 ROOT = Path(__file__).resolve().parent.parent
 BOT = ROOT / "profiles" / "telegram-bot.yaml"

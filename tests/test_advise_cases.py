@@ -17,10 +17,11 @@ import yaml
 from helpers import assert_flags_and_problems, run, sha
 
 from tuner import load_profile
-from tuner.engines.sqlite import advise_eval
-from tuner.engines.sqlite.advise_eval import Samples, sample_stat
+from tuner.engines.sqlite import advise as advise_eval
+from tuner.engines.sqlite.advise import Samples, sample_stat
 from tuner.engines.sqlite.inspect import open_readonly, read_state
-from tuner.workload.advise import advise, where_key
+from tuner.workload.advise.run import advise
+from tuner.workload.advise.search import where_key
 from tuner.workload.shape import Candidate, Where
 
 CASES_DIR = Path(__file__).resolve().parent / "advise_cases"

@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from tuner import load_profile
-from tuner.workload.advise import advise
+from tuner.workload.advise.run import advise
 
 COUNTS = ("SELECT status, COUNT(*) AS n FROM participants "
           "WHERE event_id = :event_id GROUP BY status")

@@ -34,10 +34,10 @@ from helpers import (
 
 from tuner.apply import ApplyOptions, apply_plan_file
 from tuner.cli import main
+from tuner.engines.sqlite.demo import create_demo_db
 from tuner.errors import BackupError
 from tuner.planfile import parse_plan_file
 from tuner.profile import load_profile
-from tuner.workload.demo.data import create_demo_db
 
 ROOT = Path(__file__).resolve().parent.parent
 BOT = str(ROOT / "profiles" / "telegram-bot.yaml")

@@ -34,9 +34,9 @@ from pathlib import Path
 import pytest
 
 from tuner.cli import main
+from tuner.engines.sqlite.demo import create_demo_db
 from tuner.profile import load_profile
 from tuner.resources import bundled_profile
-from tuner.workload.demo.data import create_demo_db
 
 # 120k participants (and as many messages): each big index build takes ~0.1 s and the VACUUM
 # ~0.4 s here. The kills that matter follow a progress line, so they land inside a phase

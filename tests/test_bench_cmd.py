@@ -13,11 +13,12 @@ import pytest
 from helpers import assert_error_last, run, sha, write
 
 from tuner.cli import main
+from tuner.engines.sqlite.bench import classify
+from tuner.engines.sqlite.demo import create_demo_db
 from tuner.errors import TunerError
 from tuner.profile import Query, load_profile
 from tuner.resources import bundled_profile
-from tuner.workload.bench import bench, classify
-from tuner.workload.demo.data import create_demo_db
+from tuner.workload.bench.run import bench
 
 PROFILE_INDEXES = {"participants_event_status", "participants_user_active",
                    "messages_event_time", "events_upcoming", "events_creator_date"}

@@ -10,9 +10,10 @@ import pytest
 from helpers import run, sha, write
 
 from tuner import load_profile, make_plan, render_plan_file
+from tuner.engines.sqlite.demo import create_demo_db
 from tuner.engines.sqlite.engine import SQLiteEngine
-from tuner.workload.check import aliases, check
-from tuner.workload.demo.data import create_demo_db
+from tuner.workload.check import check
+from tuner.workload.shape import aliases
 
 ROOT = Path(__file__).resolve().parent.parent
 BOT = ROOT / "profiles" / "telegram-bot.yaml"

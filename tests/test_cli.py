@@ -23,9 +23,9 @@ from helpers import Result, run, sha
 
 import tuner
 from tuner.cli import cli, main
+from tuner.engines.sqlite.demo import create_demo_db
 from tuner.planfile import parse_plan_file
 from tuner.profile import load_profile
-from tuner.workload.demo.data import create_demo_db
 
 ROOT = Path(__file__).resolve().parent.parent
 BOT = str(ROOT / "profiles" / "telegram-bot.yaml")

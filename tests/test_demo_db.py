@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from tuner.engines.sqlite.demo import create_demo_db
 from tuner.errors import DatabaseError, TunerError
 from tuner.workload.demo import data as demo
-from tuner.workload.demo.data import DemoStats, create_demo_db
+from tuner.workload.demo.data import DemoStats
 
 N = 20_000
 TABLES = ("users", "events", "participants", "messages")

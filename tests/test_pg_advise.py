@@ -21,7 +21,8 @@ from helpers import assert_error_last, assert_flags_and_problems, run, write
 from tuner import load_profile
 from tuner.engines.postgres.demo import load_demo
 from tuner.resources import bundled_profile
-from tuner.workload.advise import advise, where_key
+from tuner.workload.advise.run import advise
+from tuner.workload.advise.search import where_key
 
 CASES_DIR = Path(__file__).resolve().parent / "advise_cases"
 CASES = sorted(p for p in CASES_DIR.iterdir() if p.is_dir())

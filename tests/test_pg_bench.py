@@ -22,7 +22,7 @@ from psycopg import sql
 from tuner.engines.postgres.demo import load_demo
 from tuner.profile import load_profile
 from tuner.resources import bundled_profile
-from tuner.workload.bench import bench_compare
+from tuner.workload.bench.run import bench_compare
 from tuner.workload.demo.data import TABLES
 
 PG_PROFILE = bundled_profile("telegram-bot-postgres")
@@ -190,12 +190,13 @@ def test_compare_text_says_what_was_left_out(capsys: pytest.CaptureFixture[str],
 
 def test_compare_drops_the_clone_on_ctrl_c(demo_url: str,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    import tuner.apply
+    import tuner.workload.bench.run
 
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(tuner.apply, "apply_plan_file", interrupted)
+    # The apply the comparison runs on its clone (bench's `tune`) is interrupted.
+    monkeypatch.setattr(tuner.workload.bench.run, "apply_plan_file", interrupted)
     said: list[str] = []
     with pytest.raises(KeyboardInterrupt):
         bench_compare(demo_url, load_profile(PG_PROFILE), runs=1, warmup=0,

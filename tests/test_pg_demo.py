@@ -12,9 +12,10 @@ import pytest
 from helpers import assert_error_last, run
 
 from tuner.engines.postgres.demo import load_demo
+from tuner.engines.sqlite.demo import create_demo_db
 from tuner.errors import DatabaseError
 from tuner.workload.demo import data as demo
-from tuner.workload.demo.data import TABLES, create_demo_db
+from tuner.workload.demo.data import TABLES
 
 N = 2_000
 PG_UNIQUE = """

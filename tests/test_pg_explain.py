@@ -1,4 +1,4 @@
-"""tuner.engines.postgres.explain on real `EXPLAIN (FORMAT JSON, VERBOSE)` output.
+"""tuner.engines.postgres.bench.plan_lines on real `EXPLAIN (FORMAT JSON, VERBOSE)` output.
 
 tests/pg_explain_plans.json holds what a PostgreSQL 15 server answered for each case (its
 `setup` forced the plan shape with enable_* settings); the reader must map each onto the
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tuner.engines.postgres.explain import plan_lines
+from tuner.engines.postgres.bench import plan_lines
 
 PLANS = json.loads((Path(__file__).parent / "pg_explain_plans.json").read_text())
 

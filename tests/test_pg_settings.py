@@ -18,7 +18,8 @@ from helpers import assert_error_last, run, write
 from pg_helpers import run_plan_file
 
 from tuner import load_profile, make_plan, render_plan_file
-from tuner.engines.postgres.settings import catalog, render_value, write_catalog
+from tuner.engines.postgres.inspect import write_catalog
+from tuner.engines.postgres.settings import catalog, render_value
 from tuner.errors import ProfileError
 from tuner.planfile import render_body
 from tuner.resources import data_dir

@@ -31,7 +31,7 @@ from helpers import (
     write,
 )
 
-from tuner.workload.demo.data import create_demo_db
+from tuner.engines.sqlite.demo import create_demo_db
 
 ROOT = Path(__file__).resolve().parent.parent
 BOT = str(ROOT / "profiles" / "telegram-bot.yaml")

@@ -12,9 +12,9 @@ import pytest
 
 import tuner
 from tuner.engines.postgres.demo import load_demo
+from tuner.engines.sqlite.demo import create_demo_db
 from tuner.errors import TunerError
 from tuner.sqlparams import to_psycopg
-from tuner.workload.demo.data import create_demo_db
 
 ROOT = Path(__file__).resolve().parent.parent
 

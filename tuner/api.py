@@ -8,11 +8,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from tuner.diff import diff
-from tuner.engines import engine_name_for_target, engine_named
 from tuner.engines.base import Engine
+from tuner.engines.lookup import engine_name_for_target, engine_named
 from tuner.errors import EngineError
 from tuner.model import State
-from tuner.plan import Plan, build_plan
+from tuner.plan import build_plan
+from tuner.plantypes import Plan
 from tuner.profile import Profile, load_profile
 
 

@@ -17,45 +17,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tuner import __version__
-from tuner.backup import Backup, FreeSpace, free_space
-from tuner.engines import engine_name_for_target, engine_named
+from tuner.backup import Backup
 from tuner.engines.base import ApplySession, StepFailed
+from tuner.engines.lookup import engine_name_for_target, engine_named
 from tuner.errors import ApplyError, BackupError, PlanFileError, StalePlanError, TunerError
 from tuner.history import HistoryRow, now_utc
 from tuner.model import State, key
-from tuner.plan import jsonable, prior_state, state_fingerprint
+from tuner.options import ApplyOptions, Event
 from tuner.planfile import FileStep, PlanFile
+from tuner.plantypes import jsonable, prior_state, state_fingerprint
+from tuner.version import __version__
 
 PHASE_NAMES = {1: "transactional DDL", 2: "settings", 3: "statistics"}
-
-
-@dataclass(frozen=True)
-class Event:
-    """Progress of an apply: `kind` is one of backup_start, backup_progress, backup_done,
-    step_start, step_done, readback, pruned."""
-
-    kind: str
-    step: FileStep | None = None
-    seconds: float | None = None
-    done: int = 0
-    total: int = 0
-    path: str | None = None
-
-
-@dataclass
-class ApplyOptions:
-    """How to apply: backups, locking and verification."""
-
-    backup_dir: Path | None = None
-    keep: int = 10
-    no_backup: bool = False
-    busy_timeout_ms: int = 5000
-    verify: str = "quick"
-    free: FreeSpace = free_space
-    #: `schema` or `full`, for engines whose backup can leave the data out (PostgreSQL: a
-    #: schema-only dump, or pg_dump -Fc); SQLite always copies the whole file.
-    backup_mode: str = "schema"
 
 
 @dataclass

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from tuner.errors import BackupError
 
@@ -109,3 +110,20 @@ def prune_backups(folder: Path, db: Path | str, keep: int, protect: Path | None 
 def tag_for(text: str) -> str:
     """An 8-hex-digit tag for backups that no plan names (e.g. restore's safety copy)."""
     return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+@dataclass
+class RestoreResult:
+    """What a restore did."""
+
+    restored_from: Path
+    safety_backup: Backup
+    history_id: int
+    seconds: float
+    pragmas: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The machine-readable summary."""
+        return {"status": "restored", "restored_from": str(self.restored_from),
+                "safety_backup": str(self.safety_backup.path), "history_id": self.history_id,
+                "seconds": round(self.seconds, 3), "pragmas": self.pragmas}

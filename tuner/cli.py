@@ -16,7 +16,6 @@ from typing import Any
 import click
 import yaml
 
-from tuner import __version__
 from tuner.api import engine_for, make_plan
 from tuner.apply import ApplyOptions, Event, apply_plan_file
 from tuner.cli_common import (
@@ -42,6 +41,8 @@ from tuner.report import (
     plan_text,
     state_as_profile,
 )
+from tuner.restore import restore_backup
+from tuner.version import __version__
 
 #: What apply prints with --format json when there is nothing to do.
 NO_CHANGES = {"status": "no_changes", "steps": []}
@@ -286,8 +287,6 @@ def restore_cmd(backup: str, db: str, yes: bool, backup_dir: str | None, keep: i
 
     Verifies the backup, takes a safety backup of the current database, copies the backup
     back (WAL-safe), restores its journal mode and page size, and keeps the history."""
-    from tuner.restore import restore_backup
-
     note(f"Restoring {backup} over {db} replaces the whole database: every write made since "
          "the backup was taken will be lost. A safety backup of the current database is "
          "taken first.")

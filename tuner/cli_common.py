@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from tuner.engines.sqlite.inspect import COMPANIONS
+from tuner.engines.lookup import engine_for
 from tuner.errors import TunerError
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -53,7 +53,7 @@ def note(text: str, nl: bool = True) -> None:
 def refuse_overwriting_db(out_file: str | None, db: str, option: str) -> None:
     """Refuse an output file that is the database itself or one of its companions."""
     if out_file and Path(out_file).resolve() in {
-            Path(db + suffix).resolve() for suffix in ("", *COMPANIONS)}:
+            Path(f).resolve() for f in engine_for(db).files(db)}:
         raise TunerError(f"{out_file}: {option} would overwrite the database {db}; "
                          "write to another file")
 

@@ -11,7 +11,6 @@ from typing import Any
 
 import click
 
-from tuner import __version__
 from tuner.api import make_plan
 from tuner.apply import ApplyOptions, apply_plan_file
 from tuner.cli_common import (
@@ -26,12 +25,19 @@ from tuner.cli_common import (
     scan_threshold_option,
     write_atomic,
 )
-from tuner.engines import ENGINES, engine_name_for_target
-from tuner.engines.postgres.conn import redact
+from tuner.engines.lookup import ENGINES, engine_name_for_target
+from tuner.engines.lookup import display as redact
 from tuner.errors import TunerError
 from tuner.planfile import parse_plan_file, render_plan_file
 from tuner.profile import load_profile
 from tuner.report import advise_text, advise_written_text, bench_text, check_text, plan_text
+from tuner.version import __version__
+from tuner.workload.advise.run import advise
+from tuner.workload.advise.write import indexes_block, write_advice
+from tuner.workload.bench.html import bench_html
+from tuner.workload.bench.run import bench, bench_compare, database_scoped
+from tuner.workload.check import check
+from tuner.workload.demo.run import DemoRequest, demo_loader, prepare_demo
 
 
 @click.command("demo-db", context_settings=CONTEXT)
@@ -57,8 +63,6 @@ def demo_db_cmd(path: str, engine: str | None, participants: int, seed: int,
 
 
 def _build_demo(path: str, participants: int, seed: int, force: bool) -> None:
-    from tuner.workload.demo.data import demo_loader
-
     show = sys.stderr.isatty()
 
     def progress(table: str, done: int, total: int) -> None:
@@ -103,8 +107,6 @@ def demo_cmd(engine: str | None, db: str | None, workdir: str, participants: int
     (--engine postgresql --db URL): the demo data is loaded into that database with COPY and
     tuned there; the comparison runs first, on a scratch clone. Server-wide settings
     (ALTER SYSTEM) are left out unless --server-settings."""
-    from tuner.workload.bench import bench_compare, database_scoped
-    from tuner.workload.demo.run import DemoRequest, prepare_demo
 
     found = engine_name_for_target(db) if db else "sqlite"
     if engine is not None and engine != found:
@@ -185,7 +187,6 @@ def bench_cmd(profile: str, db: str, compare: bool, runs: int, warmup: int,
     PostgreSQL: pg_dump/pg_restore into a scratch database, dropped at the end), the copy is
     tuned exactly as `tuner apply` would (server-wide settings left out, and said so), and
     timed before and after, with the cost of a batch insert before and after."""
-    from tuner.workload.bench import bench, bench_compare
 
     refuse_overwriting_db(html_file, db, "--html")
     loaded = load_profile(profile)
@@ -196,8 +197,6 @@ def bench_cmd(profile: str, db: str, compare: bool, runs: int, warmup: int,
     else:
         report = bench(db, loaded, runs=runs, warmup=warmup)
     if html_file:
-        from tuner.workload.bench.html import bench_html
-
         write_atomic(Path(html_file), bench_html(report), "the HTML report")
         note(f"HTML report written to {html_file}.")
     emit(fmt, report.as_dict(), bench_text(report))
@@ -214,8 +213,6 @@ def check_cmd(profile: str, db: str, scan_threshold: int, fmt: str) -> None:
 
     Use `plan --detailed-exitcode` to ask "is there anything to apply?" (2 = yes); use `check`
     to gate a deploy or alert from cron on drift AND on hot queries that lost their index."""
-    from tuner.workload.check import check
-
     report = check(load_profile(profile), db, scan_threshold)
     emit(fmt, report.as_dict(), check_text(report, redact(db)) + "\n")
     if not report.healthy:
@@ -244,8 +241,6 @@ def advise_cmd(profile: str, db: str, scan_threshold: int, fmt: str, write: bool
     sampled from the data; PostgreSQL as HypoPG hypothetical indexes in one session, weighed
     by the server's own statistics. --format yaml prints an `indexes:` block to paste into the
     profile; --write adds it to PROFILE instead (then `tuner plan` / `tuner apply` build it)."""
-    from tuner.workload.advise import advise
-    from tuner.workload.advise.write import indexes_block, write_advice
 
     try:
         original = Path(profile).read_bytes()       # before loading: --write refuses if it changes

@@ -65,3 +65,11 @@ class ApplyError(TunerError):
         self.applied = applied or []
         self.backup = backup
         super().__init__(message)
+
+
+class PoolTimeout(TunerError):
+    """No connection became free within the pool's timeout."""
+
+
+class PoolClosed(TunerError):
+    """The pool was closed; nothing can be borrowed from it any more."""

@@ -6,14 +6,9 @@ Lints never change the plan; they read the desired and live states and the plann
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from tuner.model import Index, State, key
-
-if TYPE_CHECKING:
-    from tuner.engines.base import Engine
-    from tuner.plan import Step
-    from tuner.profile import Profile
+from tuner.engines.base import Engine
+from tuner.model import Index, Profile, State, key
+from tuner.plantypes import Step
 
 #: A lone index on a column with at most this many distinct values rarely pays for itself.
 LOW_CARDINALITY = 10

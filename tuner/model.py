@@ -11,6 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tuner.errors import ProfileError
+
+Path_ = tuple  # a JSON path: ("indexes", 2, "columns")
+
 PERSISTENT = "persistent"
 CONNECTION = "connection"
 
@@ -136,7 +140,7 @@ class State:
     the keys of tables that have any statistics at all. `objects` maps `type:name` to a hash
     of each schema object's definition: the prior state a saved plan carries. `warnings` are
     what inspection or normalization noticed that a plan must report (an invalid index, a
-    role-level setting shadowing the database's)."""
+    role-level setting shadowing the database's). `facts` is the engine's own."""
 
     engine: str
     settings: Mapping[str, Setting] = field(default_factory=dict)
@@ -148,3 +152,65 @@ class State:
     analyzed: frozenset[str] = frozenset()
     objects: Mapping[str, str] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    #: What inspection learned that only its engine reads back when it plans (PostgreSQL:
+    #: the URL, the server's settings catalog, the partitioned tables, the role); engines
+    #: keep no state of their own between calls.
+    facts: object = field(default=None, compare=False, repr=False)
+
+
+# -- the desired side: a loaded profile (tuner.profile reads and checks it) -----------------
+
+
+@dataclass(frozen=True)
+class Query:
+    """One of the workload's hot queries: read-only SQL with `:name` parameters."""
+
+    name: str
+    sql: str
+    params: dict[str, Any] = field(default_factory=dict)
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A loaded, merged and checked profile. `data` is the merged mapping; `sha256` hashes it."""
+
+    name: str
+    version: int
+    engine: str
+    path: str
+    sha256: str
+    settings: dict[str, Any]
+    indexes: tuple[Index, ...]
+    views: tuple[View, ...]
+    prune: bool
+    analyze: bool
+    vacuum: str
+    runtime: dict[str, Any]
+    queries: tuple[Query, ...]
+    data: dict[str, Any]
+    # merged JSON path -> (file, line, the same node's JSON path inside that file)
+    origins: dict[Path_, tuple[str, int, Path_]] = field(default_factory=dict, compare=False)
+
+    def error(self, where: Path_, message: str) -> ProfileError:
+        """A ProfileError pointing at the file and line that `where` came from."""
+        return error_at(self.origins, self.path, where, message)
+
+
+def path_text(where: Path_) -> str:
+    """A JSON path as a profile error names it: `indexes[2].columns`."""
+    out = ""
+    for part in where:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def error_at(origins: dict, default_path: str, where: Path_, message: str) -> ProfileError:
+    """A ProfileError naming the file and line `where` (a merged JSON path) came from."""
+    probe = tuple(where)
+    while probe and probe not in origins:
+        probe = probe[:-1]
+    path, line, local = origins.get(probe, (default_path, None, probe))
+    # Name the node as it is written in that file (merging parents shifts list positions).
+    where = tuple(local) + tuple(where)[len(probe):]
+    return ProfileError(path or default_path, message, line=line or None, where=path_text(where))

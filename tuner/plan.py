@@ -8,12 +8,6 @@ Phase 3 is statistics. A plan with nothing but maintenance is an empty plan. No 
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Any
-
 from tuner.changes import (
     Change,
     CreateIndex,
@@ -27,118 +21,10 @@ from tuner.changes import (
 from tuner.diff import unmanaged
 from tuner.engines.base import Engine, StepSpec
 from tuner.lint import lint
-from tuner.model import Setting, State, View, key
-from tuner.profile import Profile
+from tuner.model import Profile, State, View, key
+from tuner.plantypes import Plan, Step, jsonable, prior_state
 
-SYMBOLS = {"create_index": "+", "create_view": "+", "drop_index": "-", "drop_view": "-",
-           "replace_index": "~", "replace_view": "~", "set_setting": "!", "set_pragma": "!",
-           "restore_trigger": "~", "vacuum": "*", "analyze": "*", "reload": "!"}
-PHASES = {1: "transactional DDL, all or nothing", 2: "settings that cannot run inside a "
-          "transaction", 3: "statistics"}
 MAINTENANCE = ("analyze",)
-
-
-@dataclass(frozen=True)
-class Step:
-    """One reviewable unit of the plan: its SQL, why it is there, and how it may run."""
-
-    number: int
-    kind: str
-    object: str
-    sql: tuple[str, ...]
-    reason: str
-    transactional: bool
-    destructive: bool
-    phase: int
-    rows: int | None = None
-    change: Change | None = field(default=None, compare=False, repr=False)
-
-    @property
-    def symbol(self) -> str:
-        """`+` create, `-` drop, `~` replace, `!` setting, `*` maintenance."""
-        return SYMBOLS.get(self.kind, "*")
-
-    def as_dict(self) -> dict[str, Any]:
-        """The JSON form of the step."""
-        return {"number": self.number, "kind": self.kind, "object": self.object,
-                "sql": "\n".join(self.sql), "reason": self.reason,
-                "transactional": self.transactional, "destructive": self.destructive,
-                "phase": self.phase, "rows_estimate": self.rows}
-
-
-@dataclass(frozen=True)
-class Plan:
-    """The ordered steps plus what a reviewer needs around them."""
-
-    engine: str
-    target: str
-    profile_name: str
-    profile_version: int
-    profile_sha256: str
-    steps: tuple[Step, ...]
-    runtime: tuple[Setting, ...]
-    warnings: tuple[str, ...]
-    unmanaged: tuple[str, ...]
-    prior: dict[str, Any]
-    desired: dict[str, Any]
-    #: The engine's title of each phase, and the heading of the runtime settings.
-    phase_titles: dict[int, str] = field(default_factory=lambda: dict(PHASES))
-    runtime_note: str = ""
-
-    @property
-    def empty(self) -> bool:
-        """True when nothing would change."""
-        return not self.steps
-
-    @property
-    def fingerprint(self) -> str:
-        """One hash over the prior state: a saved plan is stale when it no longer matches."""
-        return state_fingerprint(self.prior)
-
-    def summary(self) -> dict[str, int]:
-        """Counts of created, replaced and dropped objects and changed settings."""
-        counts = {"create": 0, "replace": 0, "drop": 0, "settings": 0}
-        for step in self.steps:
-            change = step.change
-            if isinstance(change, (CreateIndex, CreateView)):
-                counts["create"] += 1
-            elif isinstance(change, (ReplaceIndex, ReplaceView)):
-                counts["replace"] += 1
-            elif isinstance(change, (DropIndex, DropView)):
-                counts["drop"] += 1
-            elif isinstance(change, SetSetting):
-                counts["settings"] += 1
-        return counts
-
-
-def prior_state(actual: State, managed: Iterable[str] = ()) -> dict[str, Any]:
-    """What a saved plan records of the database it was made for: a hash per schema object,
-    the explicitly set persistent settings and, under `defaults`, the value of every setting
-    the profile manages (`managed`) that is not set explicitly, so that someone else's
-    `ALTER DATABASE ... SET` of one of them makes the plan stale even when it sets the value
-    the default already had (statistics and tuner's own tables excluded)."""
-    explicit = {k: s.value for k, s in sorted(actual.settings.items()) if s.explicit}
-    prior: dict[str, Any] = {"objects": dict(sorted(actual.objects.items())),
-                             "settings": explicit}
-    defaults = {}
-    for name in sorted(set(managed)):
-        setting = actual.settings.get(name) or actual.settings.get(name.lower())
-        if setting is not None and not setting.explicit:
-            defaults[setting.name] = setting.value
-    if defaults:
-        prior["defaults"] = jsonable(defaults)
-    return prior
-
-
-def jsonable(value: Any) -> Any:
-    """A signature as JSON sees it (tuples become lists), so the live side compares equal after
-    a round trip through a plan file's manifest."""
-    return json.loads(json.dumps(value))
-
-
-def state_fingerprint(prior: dict[str, Any]) -> str:
-    """sha256 over a prior state, as stored in a plan's manifest."""
-    return hashlib.sha256(json.dumps(prior, sort_keys=True).encode()).hexdigest()
 
 
 def build_plan(changes: list[Change], actual: State, desired: State, profile: Profile,
@@ -163,9 +49,10 @@ def build_plan(changes: list[Change], actual: State, desired: State, profile: Pr
         if isinstance(c, (DropIndex, ReplaceIndex)):
             reason = ("not declared in the profile (prune: true)" if isinstance(c, DropIndex)
                       else "definition differs: " + "; ".join(c.differences))
-            reason += _note(engine.index_step_note(c.current))
-            add(1, StepSpec("drop_index", c.current.name, (engine.drop_index_sql(c.current),),
-                            reason, ddl_tx, isinstance(c, DropIndex)),
+            reason += _note(engine.index_step_note(c.current, actual))
+            drop = engine.drop_index_sql(c.current, actual)
+            add(1, StepSpec("drop_index", c.current.name, (drop,), reason, ddl_tx,
+                            isinstance(c, DropIndex)),
                 c if isinstance(c, DropIndex) else None)
     touched_tables: dict[str, str] = {}
     for c in changes:
@@ -175,8 +62,8 @@ def build_plan(changes: list[Change], actual: State, desired: State, profile: Pr
             kind = "create_index" if isinstance(c, CreateIndex) else "replace_index"
             reason = ("index missing" if isinstance(c, CreateIndex)
                       else "definition differs: " + "; ".join(c.differences))
-            reason += _note(engine.index_step_note(c.desired))
-            add(1, StepSpec(kind, c.desired.name, (engine.create_index_sql(c.desired),),
+            reason += _note(engine.index_step_note(c.desired, actual))
+            add(1, StepSpec(kind, c.desired.name, (engine.create_index_sql(c.desired, actual),),
                             reason, ddl_tx), c, rows)
     view_creates = [c for c in changes if isinstance(c, (CreateView, ReplaceView))]
     every_view = State(engine=desired.engine, views={**actual.views, **desired.views})
@@ -189,7 +76,7 @@ def build_plan(changes: list[Change], actual: State, desired: State, profile: Pr
         if key(c.name) in in_place:
             reason += " (CREATE OR REPLACE: the old columns are kept, in order)"
         elif isinstance(c, ReplaceView):
-            restore = engine.view_restore_sql(c.current)
+            restore = engine.view_restore_sql(c.current, actual)
             if restore:
                 sql += restore
                 reason += "; its owner, privileges and comment are put back"
@@ -231,7 +118,7 @@ def build_plan(changes: list[Change], actual: State, desired: State, profile: Pr
              rows=rows, change=change)
         for n, (phase, spec, change, rows) in enumerate(sorted(specs, key=_run_order), start=1)
     )
-    persistent, runtime = engine.split_settings(profile.settings)
+    persistent, runtime = engine.split_settings(profile.settings, actual)
     for c in changes:
         lost = _triggers_of(c.current, actual) if isinstance(c, DropView) else []
         if lost and isinstance(c, DropView):
@@ -249,7 +136,7 @@ def build_plan(changes: list[Change], actual: State, desired: State, profile: Pr
                         + [f"view {v.name}" for v in views]) if not profile.prune else (),
         prior=prior_state(actual, persistent),
         desired={"settings": {k: s.value for k, s in sorted(persistent.items())},
-                 "indexes": {i.name: {"sql": engine.create_index_sql(i),
+                 "indexes": {i.name: {"sql": engine.create_index_sql(i, actual),
                                       "signature": jsonable(i.signature)}
                              for i in desired.indexes.values()},
                  "views": {v.name: {"sql": engine.create_view_sql(v),
@@ -309,9 +196,9 @@ def _view_drop_spec(c: DropView | ReplaceView, actual: State, engine: Engine) ->
         reason = "not declared in the profile (prune: true)"
         if triggers:
             reason += "; also drops its INSTEAD OF triggers " + ", ".join(triggers)
-        return StepSpec("drop_view", c.current.name, (engine.drop_view_sql(c.current),),
+        return StepSpec("drop_view", c.current.name, (engine.drop_view_sql(c.current, actual),),
                         reason, engine.transactional_views, True)
-    return StepSpec("drop_view", c.current.name, (engine.drop_view_sql(c.current),),
+    return StepSpec("drop_view", c.current.name, (engine.drop_view_sql(c.current, actual),),
                     "replaced: dropped before it is created again",
                     engine.transactional_views)
 

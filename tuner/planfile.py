@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from tuner import __version__
 from tuner.errors import PlanFileError
-from tuner.plan import PHASES, Plan
+from tuner.plantypes import PHASES, Plan
 from tuner.render import environment, render
+from tuner.version import __version__
 
 MANIFEST_BEGIN = "-- tuner:manifest"
 MANIFEST_END = "-- tuner:end-manifest"

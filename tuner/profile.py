@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -17,54 +16,18 @@ from typing import Any
 import jsonschema
 import yaml
 
-from tuner.engines import engine_named
-from tuner.errors import ProfileError
-from tuner.model import Index, IndexColumn, View, key
+from tuner.engines.lookup import engine_named
+from tuner.errors import ProfileError, TunerError
+from tuner.model import Index, IndexColumn, Path_, Profile, Query, View, key
+from tuner.model import error_at as _error_at
+from tuner.model import path_text as _fmt
 from tuner.resources import data_dir
+from tuner.sqlparams import to_psycopg
 from tuner.sqltext import PARAM, PUNCT, SQLSyntaxError, Token, source, statements, tokenize
 
 MERGED_LISTS = ("indexes", "views", "queries")
 RESERVED_PREFIXES = ("sqlite_", "tuner_")
 SETTINGS_KEYS = ("pragmas", "settings")
-
-Path_ = tuple  # a JSON path: ("indexes", 2, "columns")
-
-
-@dataclass(frozen=True)
-class Query:
-    """One of the workload's hot queries: read-only SQL with `:name` parameters."""
-
-    name: str
-    sql: str
-    params: dict[str, Any] = field(default_factory=dict)
-    description: str | None = None
-
-
-@dataclass(frozen=True)
-class Profile:
-    """A loaded, merged and checked profile. `data` is the merged mapping; `sha256` hashes it."""
-
-    name: str
-    version: int
-    engine: str
-    path: str
-    sha256: str
-    settings: dict[str, Any]
-    indexes: tuple[Index, ...]
-    views: tuple[View, ...]
-    prune: bool
-    analyze: bool
-    vacuum: str
-    runtime: dict[str, Any]
-    queries: tuple[Query, ...]
-    data: dict[str, Any]
-    # merged JSON path -> (file, line, the same node's JSON path inside that file)
-    origins: dict[Path_, tuple[str, int, Path_]] = field(default_factory=dict, compare=False)
-
-    def error(self, where: Path_, message: str) -> ProfileError:
-        """A ProfileError pointing at the file and line that `where` came from."""
-        return _error_at(self.origins, self.path, where, message)
-
 
 @lru_cache(maxsize=1)
 def schema() -> dict[str, Any]:
@@ -196,23 +159,6 @@ def _subtree(origins: dict, old: Path_, new: Path_) -> dict:
 
 
 # -- validation ---------------------------------------------------------------------------
-
-
-def _fmt(where: Path_) -> str:
-    out = ""
-    for part in where:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _error_at(origins: dict, default_path: str, where: Path_, message: str) -> ProfileError:
-    probe = tuple(where)
-    while probe and probe not in origins:
-        probe = probe[:-1]
-    path, line, local = origins.get(probe, (default_path, None, probe))
-    # Name the node as it is written in that file (merging parents shifts list positions).
-    where = tuple(local) + tuple(where)[len(probe):]
-    return ProfileError(path or default_path, message, line=line or None, where=_fmt(where))
 
 
 def _check_schema(data: dict, origins: dict, path: str) -> None:
@@ -413,9 +359,6 @@ def _sqlite_params(sql: str) -> tuple[list[str], bool]:
 def _postgresql_params(sql: str) -> tuple[list[str], bool]:
     """The `:name` parameters as tuner.sqlparams converts them for psycopg: `::` casts,
     string literals and array slices are not parameters."""
-    from tuner.errors import TunerError
-    from tuner.sqlparams import to_psycopg
-
     try:
         return list(to_psycopg(sql).names), False
     except TunerError:

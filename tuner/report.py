@@ -13,8 +13,8 @@ import click
 from tuner.apply import ApplyResult
 from tuner.history import HistoryRow
 from tuner.model import Index, State
-from tuner.plan import PHASES, SYMBOLS, Plan, Step
 from tuner.planfile import PlanFile, body_hash, render_body
+from tuner.plantypes import PHASES, SYMBOLS, Plan, Step
 
 COLORS = {"+": "green", "-": "red", "~": "yellow", "!": "cyan", "*": "blue"}
 LABELS = {"create_index": "index", "replace_index": "index", "drop_index": "index",

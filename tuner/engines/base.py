@@ -1,26 +1,32 @@
 """The Engine protocol: what generic modules may ask of a database engine.
 
-Generic code (diff, plan, cli) never tests an engine's name; every difference between SQLite
-and PostgreSQL is an attribute or a method here.
+Generic code (diff, plan, apply, the workload tools, the runtime, the cli) never tests an
+engine's name; every difference between SQLite and PostgreSQL is an attribute or a method
+here, and tuner.engines (the lookup) is the only way to an engine. An engine is stateless:
+what inspection learns travels in the State it returns (`State.facts`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
-from tuner.model import Index, Setting, State, View
+from tuner.backup import Backup, Progress, RestoreResult
+from tuner.changes import SetSetting
+from tuner.history import HistoryRow
+from tuner.model import Index, Profile, Query, Setting, State, View
+from tuner.options import ApplyOptions
+from tuner.planfile import FileStep, PlanFile
+from tuner.workload.advise.model import Advice, AdviseOptions
+from tuner.workload.bench.measure import BenchReport, Side
+from tuner.workload.demo.data import DemoRequest, DemoStats, DemoTarget
 
-if TYPE_CHECKING:
-    from tuner.apply import ApplyOptions
-    from tuner.backup import Backup, Progress
-    from tuner.changes import SetSetting
-    from tuner.history import HistoryRow
-    from tuner.planfile import FileStep, PlanFile
-    from tuner.profile import Profile
-    from tuner.restore import RestoreResult
+#: `say(text)`: a line of progress for the person waiting.
+Say = Callable[[str], None]
+#: `tune(target) -> steps applied`: apply the profile to a scratch copy, as `tuner apply` does.
+Tune = Callable[[str], int]
 
 
 @dataclass(frozen=True)
@@ -120,13 +126,16 @@ class Engine(Protocol):
     index_features: frozenset[str]
     #: The values `maintenance.vacuum` may take.
     vacuum_modes: tuple[str, ...]
+    #: sqlglot's name for the engine's SQL (`sqlite`, `postgres`), to read declared queries.
+    sql_dialect: str
 
     def normalize_setting(self, name: str, value: Any) -> Any:
         """Canonical value of a setting, or ValueError naming what is accepted."""
 
-    def split_settings(self, settings: dict[str, Any]) -> tuple[dict[str, Setting],
-                                                                dict[str, Setting]]:
-        """Split desired settings into (planned persistent ones, per-connection runtime ones)."""
+    def split_settings(self, settings: dict[str, Any], state: State | None = None
+                       ) -> tuple[dict[str, Setting], dict[str, Setting]]:
+        """Split desired settings into (planned persistent ones, per-connection runtime ones),
+        by what inspection learned in `state` where there is one."""
 
     def server_wide_settings(self, settings: dict[str, Any]) -> dict[str, str]:
         """Those of `settings` whose scope is the whole server rather than one database
@@ -153,16 +162,16 @@ class Engine(Protocol):
     def index_build_seconds(self, index: Index, rows: int) -> float:
         """A rough estimate of the time to build `index` over `rows` rows."""
 
-    def create_index_sql(self, index: Index) -> str:
+    def create_index_sql(self, index: Index, state: State) -> str:
         """The idempotent CREATE statement for an index."""
 
-    def drop_index_sql(self, index: Index) -> str:
+    def drop_index_sql(self, index: Index, state: State) -> str:
         """The idempotent DROP statement for an index."""
 
     def create_view_sql(self, view: View) -> str:
         """The idempotent CREATE statement for a view."""
 
-    def drop_view_sql(self, view: View) -> str:
+    def drop_view_sql(self, view: View, state: State) -> str:
         """The idempotent DROP statement for a view."""
 
     def analyze_sql(self, table: str) -> str:
@@ -171,13 +180,13 @@ class Engine(Protocol):
     def vacuum_analyze_sql(self, table: str) -> str:
         """VACUUM and statistics for one table (`maintenance.vacuum: analyze`)."""
 
-    def index_step_note(self, index: Index) -> str:
+    def index_step_note(self, index: Index, state: State) -> str:
         """A note for the reason of a step on `index` (why it runs differently), or ''."""
 
     def view_replaceable(self, current: View, desired: View) -> bool:
         """True when `desired` can replace `current` in place (CREATE OR REPLACE VIEW)."""
 
-    def view_restore_sql(self, current: View) -> tuple[str, ...]:
+    def view_restore_sql(self, current: View, state: State) -> tuple[str, ...]:
         """Statements that give a view dropped and created again back what DROP VIEW took
         from `current` (its owner, privileges and comment); () where nothing is lost."""
 
@@ -192,3 +201,40 @@ class Engine(Protocol):
     def restore_backup(self, backup: Path, target: str, *, backup_dir: Path | None,
                        keep: int, verify: str, busy_timeout_ms: int) -> RestoreResult:
         """Put `backup` back in place of `target`, or say how, if the engine cannot."""
+
+    # -- targets ----------------------------------------------------------------------------
+    def display(self, target: str) -> str:
+        """`target` as messages show it (a URL without its password)."""
+
+    def files(self, target: str) -> tuple[str, ...]:
+        """The files the database at `target` lives in (an output file must not be one)."""
+
+    # -- runtime (tuner.connect, tuner.ConnectionPool, tuner.BatchWriter) -----------------
+    #: The class of this engine's pool (BatchWriter writes through SQLite's only).
+    pool_type: type
+
+    def connect(self, target: str, profile: Profile | None, **kwargs: Any) -> Any:
+        """One connection with the profile's per-connection settings applied and read back."""
+
+    def pool(self, target: str, profile: Profile | None, **kwargs: Any) -> Any:
+        """A pool sized by the profile's `runtime.pool`, lending `reader()` and `writer()`."""
+
+    # -- workload (tuner bench, tuner advise, tuner demo) ---------------------------------
+    def bench_side(self, target: str, profile: Profile) -> Side:
+        """A read-only, profile-configured connection for timing and EXPLAIN."""
+
+    def bench_compare(self, target: str, profile: Profile, queries: Iterable[Query], *,
+                      runs: int, warmup: int, batch: int, say: Say, tune: Tune) -> BenchReport:
+        """Time `queries` on a scratch copy of `target` before and after `tune` applies the
+        profile to it; `target` itself is only read."""
+
+    def advise(self, profile: Profile, target: str, options: AdviseOptions) -> Advice:
+        """The indexes the profile's declared queries need on `target` (read-only)."""
+
+    def load_demo(self, target: str, participants: int, *, seed: int = 42,
+                  messages: int | None = None, force: bool = False,
+                  on_progress: Any = None) -> DemoStats:
+        """Write the demo bot database into `target`."""
+
+    def prepare_demo(self, req: DemoRequest, progress: Any, say: Say) -> DemoTarget:
+        """Build the demo database `tuner demo` runs on, and say where it runs."""

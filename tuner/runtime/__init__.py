@@ -14,7 +14,7 @@ psycopg_pool, with the profile's per-session `settings:` applied on every connec
 
 from __future__ import annotations
 
-from tuner.engines.sqlite.runtime import PoolClosed, PoolTimeout
+from tuner.errors import PoolClosed, PoolTimeout
 from tuner.runtime.batch import BatchWriter
 from tuner.runtime.targets import ConnectionPool, connect
 from tuner.runtime.tickets import QueueFull, UnknownName

@@ -31,12 +31,10 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from tuner.engines.postgres.conn import is_postgres_url, redact
-from tuner.engines.sqlite.conn import ProfileLike, connect, resolve_profile
-from tuner.engines.sqlite.inspect import inspection_sql
-from tuner.engines.sqlite.runtime import ConnectionPool, PoolTimeout
-from tuner.errors import TunerError
+from tuner.engines.lookup import display, engine_name_for_target, engine_named
+from tuner.errors import PoolTimeout, TunerError
 from tuner.render import render
+from tuner.runtime.targets import ProfileLike, connect, resolve_profile
 from tuner.runtime.tickets import (
     BatchError,
     Failure,
@@ -74,15 +72,16 @@ class BatchWriter:
         if pool is not None:
             if path is not None or profile is not None:
                 raise BatchError("BatchWriter: give pool= or path/profile, not both")
-            if not isinstance(pool, ConnectionPool):
+            pool_type: Any = engine_named("sqlite").pool_type
+            if not isinstance(pool, pool_type):
                 raise BatchError(f"BatchWriter: pool= must be an SQLite pool, not "
                                  f"{type(pool).__name__}; on PostgreSQL write through "
                                  "pool.writer() (no batch writer yet)")
             path, profile = pool.path, pool.profile
         if path is None:
             raise BatchError("BatchWriter: a database path or pool= is required")
-        if is_postgres_url(str(path)):
-            raise BatchError(f"BatchWriter: {redact(str(path))} is a PostgreSQL database; the "
+        if engine_name_for_target(str(path)) != "sqlite":
+            raise BatchError(f"BatchWriter: {display(str(path))} is a PostgreSQL database; the "
                              "batch writer is SQLite's (on PostgreSQL use pool.writer())")
         loaded = resolve_profile(profile)
         opts = (loaded.runtime.get("batch") or {}) if loaded else {}
@@ -263,7 +262,8 @@ class BatchWriter:
                 raise WriterClosed(f"{self.path}: the batch writer is closed")
             known = self._columns.get(table) if isinstance(table, str) else None
             if known is None:
-                rows = (self._schema.execute(inspection_sql("table_columns"), (table,)).fetchall()
+                sql = render("sqlite", "runtime/table_columns")
+                rows = (self._schema.execute(sql, (table,)).fetchall()
                         if isinstance(table, str) else [])
                 if not rows:
                     raise UnknownName(f"{self.path}: no table named {table!r}", str(table))

@@ -21,10 +21,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from tuner.engines.sqlite.conn import ProfileLike
-from tuner.engines.sqlite.runtime import ConnectionPool
 from tuner.errors import TunerError
 from tuner.runtime.batch import BatchWriter
+from tuner.runtime.targets import ConnectionPool, ProfileLike
 from tuner.runtime.tickets import ManyTicket, Ticket
 
 STATUSES = ("confirmed", "pending", "declined")

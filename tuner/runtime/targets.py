@@ -1,64 +1,49 @@
-"""tuner.connect and tuner.ConnectionPool: the runtime for a target, chosen by its form.
+"""tuner.connect and tuner.ConnectionPool: the runtime for a target, through its engine.
 
 A `postgresql://` URL gets the PostgreSQL runtime (psycopg connections, a psycopg_pool pool);
-anything else is an SQLite file. The choice is one table keyed on the engine name, so callers
-never test the engine themselves, and psycopg is imported only when a URL asks for it.
+anything else is an SQLite file. The engine comes from the lookup (tuner.engines), so callers
+never test the engine themselves, and psycopg is imported only when a URL asks for it. A
+profile may be given as a path: it is loaded here, and must be a profile for that engine.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any
 
-from tuner.engines import engine_name_for_target
-from tuner.engines.sqlite.conn import ProfileLike
+from tuner.engines.lookup import engine_for
+from tuner.errors import TunerError
+from tuner.model import Profile
+from tuner.profile import load_profile
 
-if TYPE_CHECKING:
-    from tuner.engines.postgres.runtime import PgPool
-    from tuner.engines.sqlite.runtime import ConnectionPool as SQLitePool
-
-
-class Runtime(NamedTuple):
-    """One engine's runtime: its connect function and its pool class."""
-
-    connect: Callable[..., Any]
-    pool: Callable[..., Any]
+#: A profile, the path of one, or None (no per-connection settings).
+ProfileLike = Profile | str | Path | None
 
 
-def _sqlite() -> Runtime:
-    # (tuner.engines.sqlite.conn is also the name of this module's connect, re-exported by
-    # tuner.runtime, so the SQLite one is imported by its module path.)
-    from tuner.engines.sqlite.conn import connect as sqlite_connect
-    from tuner.engines.sqlite.runtime import ConnectionPool as sqlite_pool
-
-    return Runtime(sqlite_connect, sqlite_pool)
-
-
-def _postgresql() -> Runtime:
-    from tuner.engines.postgres import runtime as pg_pool
-
-    return Runtime(pg_pool.connect, pg_pool.PgPool)
-
-
-RUNTIMES: dict[str, Callable[[], Runtime]] = {"sqlite": _sqlite, "postgresql": _postgresql}
-
-
-def runtime_for(target: str | Path) -> Runtime:
-    """The runtime serving `target`: a PostgreSQL URL or an SQLite file path."""
-    return RUNTIMES[engine_name_for_target(str(target))]()
+def resolve_profile(profile: ProfileLike, engine: str = "sqlite") -> Profile | None:
+    """A loaded Profile from a path or a Profile; it must be a profile for `engine`."""
+    if profile is None or isinstance(profile, Profile):
+        loaded = profile
+    else:
+        loaded = load_profile(profile)
+    if loaded is not None and loaded.engine != engine:
+        raise TunerError(f"{loaded.path}: profile {loaded.name} is for engine {loaded.engine}, "
+                         f"not {engine}")
+    return loaded
 
 
 def connect(target: str | Path, profile: ProfileLike = None, **kwargs: Any) -> Any:
     """One connection to `target` with the profile's per-connection settings applied and read
-    back: an sqlite3 connection for a file path (see tuner.engines.sqlite.conn.connect), a psycopg
-    connection for a postgresql:// URL (see tuner.engines.postgres.runtime.connect)."""
-    return runtime_for(target).connect(target, profile, **kwargs)
+    back: an sqlite3 connection for a file path (see tuner.engines.sqlite.conn), a psycopg
+    connection for a postgresql:// URL (see tuner.engines.postgres.runtime)."""
+    engine = engine_for(str(target))
+    return engine.connect(str(target), resolve_profile(profile, engine.name), **kwargs)
 
 
 def ConnectionPool(target: str | Path, profile: ProfileLike = None,  # noqa: N802 - public name
-                   **kwargs: Any) -> SQLitePool | PgPool:
+                   **kwargs: Any) -> Any:
     """A pool for `target` sized by the profile's `runtime.pool`: the SQLite pool (readers
     plus one writer) for a file path, PgPool (on psycopg_pool) for a postgresql:// URL. Both
     lend connections with `reader()` and `writer()` and have `stats()` and `close()`."""
-    return runtime_for(target).pool(target, profile, **kwargs)
+    engine = engine_for(str(target))
+    return engine.pool(str(target), resolve_profile(profile, engine.name), **kwargs)

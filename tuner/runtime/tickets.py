@@ -4,12 +4,18 @@ result of an insert_many, the queue's entries, and the errors of submitting."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from tuner.errors import TunerError
 
-if TYPE_CHECKING:
-    from tuner.runtime.batch import BatchWriter
+
+class BatchWriter(Protocol):
+    """What a ticket reads of the writer that issued it (tuner.runtime.batch.BatchWriter)."""
+
+    _done_upto: int
+    _errors: dict[int, BaseException]
+
+    def _wait(self, seq: int, timeout: float | None) -> None: ...
 
 
 class BatchError(TunerError):

@@ -14,17 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tuner.api import engine_for, make_plan
-from tuner.model import State, Table, key
-from tuner.profile import Profile, Query
-from tuner.sqltext import tokenize
-from tuner.workload.bench import open_side
-
-#: A SCAN of a table with at least this many rows (estimated) is a regression.
-SCAN_THRESHOLD = 10_000
-
-_NOT_ALIASES = {"where", "join", "on", "left", "right", "inner", "outer", "full", "cross",
-                "natural", "group", "order", "limit", "union", "using", "indexed", "not",
-                "except", "intersect", "window", "having", "set", "values"}
+from tuner.model import Profile, Query, State, Table, key
+from tuner.workload.bench.measure import SCAN_THRESHOLD
+from tuner.workload.bench.run import open_side
+from tuner.workload.shape import aliases
 
 
 @dataclass
@@ -55,44 +48,28 @@ def pending_settings(state: State) -> list[dict[str, Any]]:
             if s.running is not None and s.running != s.value]
 
 
-def aliases(sql: str, tables: Mapping[str, Table]) -> dict[str, str]:
-    """Map each name a query uses for a table (`participants p`, `events AS e`) to the table,
-    so that EXPLAIN's `SCAN p` can be sized."""
-    toks = tokenize(sql)
-    out = {}
-    for i, tok in enumerate(toks):
-        if not tok.is_name or tok.value not in tables:
-            continue
-        table = tables[tok.value].name
-        out[tok.value] = table
-        j = i + 1
-        if j < len(toks) and toks[j].is_word("as"):
-            j += 1
-        if j < len(toks) and toks[j].is_name and toks[j].value not in _NOT_ALIASES:
-            out[toks[j].value] = table
-    return out
-
-
 def check(profile: Profile, db: str, threshold: int = SCAN_THRESHOLD) -> CheckReport:
     """Compare the database with the profile and EXPLAIN every declared query."""
     report = CheckReport()
     plan = make_plan(profile, db)
     report.drift = [{"kind": s.kind, "object": s.object, "reason": s.reason}
                     for s in plan.steps]
-    state = engine_for(db).inspect(db)
+    engine = engine_for(db)
+    state = engine.inspect(db)
     report.pending = pending_settings(state)
     side = open_side(db, profile)
     try:
         for query in profile.queries:
-            report.scans += _large_scans(query, side.explain(query), state.tables, threshold)
+            report.scans += _large_scans(query, side.explain(query), state.tables, threshold,
+                                         engine.sql_dialect)
     finally:
         side.close()
     return report
 
 
 def _large_scans(query: Query, lines: list, tables: Mapping[str, Table],
-                 threshold: int) -> list[dict[str, Any]]:
-    names = aliases(query.sql, tables)
+                 threshold: int, dialect: str) -> list[dict[str, Any]]:
+    names = aliases(query.sql, tables, dialect)
     found = []
     for line in lines:
         if line.kind != "scan" or not line.table:

@@ -5,13 +5,14 @@ or grouped by, and which it reads. No regular expressions over SQL.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlglot
 from sqlglot import exp
 
-from tuner.model import State, key
+from tuner.model import State, Table, key
 from tuner.render import render
 
 #: At most this many extra columns are appended to make a candidate covering.
@@ -95,6 +96,24 @@ def _arg(node: exp.Expression, name: str) -> Any:
 
 
 _SETS = getattr(exp, "SetOperation", exp.Union)
+
+
+def aliases(sql: str, tables: Mapping[str, Table], dialect: str = "sqlite") -> dict[str, str]:
+    """Map each name a query uses for a live table (`participants p`, `events AS e`, the
+    table's own name) to the table, so that a plan's `SCAN p` can be sized; {} for SQL the
+    parser cannot read."""
+    try:
+        tree = sqlglot.parse_one(sql, read=dialect)
+    except sqlglot.errors.ParseError:
+        return {}
+    out = {}
+    for node in tree.find_all(exp.Table):
+        live = tables.get(key(f"{node.db}.{node.name}" if node.db else node.name))
+        if live is None:
+            continue
+        out[key(node.name)] = live.name
+        out[key(node.alias_or_name)] = live.name
+    return out
 
 
 def parse_query(sql: str, state: State, dialect: str = "sqlite") -> Shape:

@@ -33,18 +33,20 @@ Decisions, documented in the README:
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from tuner.engines.postgres.conn import driver, first_line, one, redact
-from tuner.engines.postgres.explain import plan_lines, relation_name
+from tuner.engines.postgres import runtime
+from tuner.engines.postgres.bench import plan_lines, relation_name
+from tuner.engines.postgres.conn import connect, driver, first_line, one, redact
 from tuner.engines.postgres.inspect import display_name, split_name
 from tuner.errors import DatabaseError, TunerError
-from tuner.model import State, key
-from tuner.profile import Profile, Query
+from tuner.model import Profile, Query, State, key
 from tuner.render import render
 from tuner.sqlparams import to_psycopg
-from tuner.workload.advise import MIN_GAIN, Advice, AdviseOptions, Gain, advise_with
+from tuner.workload.advise.model import MIN_GAIN, Advice, AdviseOptions, Gain
+from tuner.workload.advise.search import advise_with
 from tuner.workload.bench.measure import PlanLine
 from tuner.workload.shape import Candidate, Shape, TableUse, candidates, including, widened
 
@@ -63,12 +65,12 @@ class HypoPGMissing(DatabaseError):
     """The hypopg extension cannot be used in the target database; says what to do."""
 
 
-def advise(profile: Profile, url: str, options: AdviseOptions) -> Advice:
-    """Advise indexes for the profile's declared queries on the database at `url`; the
-    database is only read (unless `options.create_extension` and hypopg is not created)."""
-    from tuner.engines.postgres.engine import PostgresEngine
-
-    state = PostgresEngine().inspect(url)
+def advise(profile: Profile, url: str, options: AdviseOptions,
+           inspect: Callable[[str], State]) -> Advice:
+    """Advise indexes for the profile's declared queries on the database at `url` (`inspect`
+    reads its state); the database is only read (unless `options.create_extension` and
+    hypopg is not created)."""
+    state = inspect(url)
     schema = hypopg_schema(url, options.create_extension)
     evaluator = PgEvaluator(url, profile, state, schema)
     try:
@@ -83,8 +85,6 @@ def advise(profile: Profile, url: str, options: AdviseOptions) -> Advice:
 def hypopg_schema(url: str, create: bool) -> str:
     """The schema of the hypopg extension in the database at `url`; creates it first when
     `create`; HypoPGMissing (one line, what to install or run) when it cannot be used."""
-    from tuner.engines.postgres.conn import connect
-
     psycopg = driver()
     where = redact(url)
     with connect(url) as conn:
@@ -129,11 +129,9 @@ class PgEvaluator:
     query's baseline plan and of its latest plan, for the costs `gain` compares."""
 
     def __init__(self, url: str, profile: Profile, state: State, schema: str) -> None:
-        from tuner.runtime.targets import connect
-
         self.where = redact(url)
         self.state, self.schema = state, schema
-        self.conn = connect(url, profile, readonly=True)
+        self.conn = runtime.connect(url, profile, readonly=True)
         self.oids: dict[str, int] = {}
         self.base: dict[str, Any] = {}
         self.last: dict[str, Any] = {}
@@ -222,9 +220,7 @@ class PgEvaluator:
 
     def widen(self, cand: Candidate, extra: list[str]) -> Candidate:
         """`cand` with `extra` in INCLUDE where the engine has it (the key stays as it is)."""
-        from tuner.engines.postgres.engine import PostgresEngine
-
-        return widened(cand, extra, include="include" in PostgresEngine.index_features)
+        return widened(cand, extra, include=True)  # PostgreSQL indexes take INCLUDE
 
     # -- statistics ----------------------------------------------------------------------
     def never_analyzed(self) -> list[str]:
@@ -259,7 +255,7 @@ class PgEvaluator:
 
 # -- reading EXPLAIN (FORMAT JSON) costs ---------------------------------------------------------
 def lines_of(explained: Any) -> list[PlanLine]:
-    """The plan's steps (tuner.engines.postgres.explain), without the sorts and hashed groupings of
+    """The plan's steps (bench.plan_lines), without the sorts and hashed groupings of
     fewer than SORT_MIN_ROWS input rows: a plan node is left out, its input kept."""
     return plan_lines(_splice(copy.deepcopy(explained)))
 

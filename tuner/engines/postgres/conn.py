@@ -3,14 +3,25 @@
 psycopg 3 is an optional extra (`pip install 'tuner[postgres]'`); without it a PostgreSQL URL
 gets a one-line error that says what to install. Connection failures become DatabaseError
 naming the server (never the password).
+
+Per-session settings: `pg_settings.context` says where a setting can change
+(https://www.postgresql.org/docs/current/view-pg-settings.html). `user` and `superuser`
+settings can be set for one session with `set_config`; the runtime does that on every
+connection it opens, because a session's value dies with it. `sighup`, `postmaster` and the
+other contexts cannot change per session: `tuner apply` plans them (ALTER SYSTEM, ALTER
+DATABASE), so they are skipped here, never an error.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from tuner.errors import DatabaseError, EngineError
+from tuner.model import Profile
+from tuner.render import render
 
 if TYPE_CHECKING:
     import psycopg
@@ -68,3 +79,83 @@ def first_line(exc: BaseException) -> str:
         if line.strip():
             return line.strip()
     return type(exc).__name__
+
+
+#: The pg_settings contexts whose settings one session may change with set_config.
+SESSION_CONTEXTS = ("user", "superuser")
+
+
+def setting_text(value: Any) -> str:
+    """A profile value as the text set_config takes: booleans as on/off, numbers as written."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value)
+
+
+def declared_settings(profile: Profile | None) -> dict[str, str]:
+    """The profile's `settings:` as declared, as text. The server parses the units itself
+    ('64MB', '5min'), so the runtime hands it the user's own text, not a normalized form."""
+    if profile is None:
+        return {}
+    return {name: setting_text(v) for name, v in (profile.data.get("settings") or {}).items()}
+
+
+def session_settings(conn: psycopg.Connection, profile: Profile | None,
+                     where: str) -> dict[str, str]:
+    """The settings of `profile` a session can take, by their context on `conn`'s server.
+    A name the server does not know is a ProfileError pointing at the profile's line."""
+    declared = declared_settings(profile)
+    if not declared or profile is None:
+        return {}
+    try:
+        with autocommit(conn):
+            rows = conn.execute(render("postgresql", "runtime/setting_contexts"),
+                                {"names": list(declared)}).fetchall()
+    except driver().Error as exc:
+        raise DatabaseError(where, f"cannot read pg_settings: {first_line(exc)}") from None
+    contexts: dict[str, str] = dict(rows)
+    for name in declared:
+        if name not in contexts:
+            raise profile.error(("settings", name),
+                                f"not a setting of the PostgreSQL server at {where}")
+    return {name: value for name, value in declared.items()
+            if contexts[name] in SESSION_CONTEXTS}
+
+
+def apply_session(conn: psycopg.Connection, settings: dict[str, str], where: str) -> None:
+    """Set each of `settings` for the rest of `conn`'s session and read it back.
+
+    The value is compared in the server's own form: set_config answers with the value as the
+    server shows it ('65536kB' comes back as '64MB'), and current_setting, read afterwards in
+    a statement of its own, must give the same. A refused value or a mismatch is a
+    DatabaseError naming the setting. The connection is left idle, in its autocommit mode."""
+    if not settings:
+        return
+    names, values = list(settings), list(settings.values())
+    try:
+        # Autocommit: a session value set inside a transaction that is rolled back reverts.
+        with autocommit(conn):
+            wanted: dict[str, str] = dict(conn.execute(render("postgresql", "runtime/set_session"),
+                                       {"names": names, "values": values}).fetchall())
+            got: dict[str, str] = dict(conn.execute(render("postgresql", "runtime/read_session"),
+                                    {"names": names}).fetchall())
+    except driver().Error as exc:
+        raise DatabaseError(where, "cannot apply the profile's session settings: "
+                                   f"{first_line(exc)}") from None
+    for name, value in settings.items():
+        if got.get(name) != wanted.get(name):
+            raise DatabaseError(where, f"setting {name} reads back {got.get(name)!r}, wanted "
+                                       f"{value!r} (the server's form: {wanted.get(name)!r})")
+
+
+@contextmanager
+def autocommit(conn: psycopg.Connection) -> Iterator[None]:
+    """Run the block in autocommit mode, then restore the connection's own mode; the
+    connection must be idle (no transaction open) on entry."""
+    before = conn.autocommit
+    conn.autocommit = True
+    try:
+        yield
+    finally:
+        if not conn.closed:
+            conn.autocommit = before

@@ -13,10 +13,21 @@ from __future__ import annotations
 
 import time
 
-from tuner.engines.postgres.conn import connect, driver, first_line, redact
-from tuner.errors import DatabaseError
+from tuner.engines.postgres.conn import connect, driver, first_line, is_postgres_url, redact
+from tuner.errors import DatabaseError, TunerError
 from tuner.render import render
-from tuner.workload.demo.data import COLUMNS, TABLES, DemoStats, Progress, chunked, demo_data
+from tuner.resources import bundled_profile
+from tuner.workload.demo.data import (
+    COLUMNS,
+    TABLES,
+    DemoRequest,
+    DemoStats,
+    DemoTarget,
+    Progress,
+    Say,
+    chunked,
+    demo_data,
+)
 
 
 def load_demo(url: str, participants: int = 100_000, *, seed: int = 42,
@@ -59,3 +70,16 @@ def load_demo(url: str, participants: int = 100_000, *, seed: int = 42,
         except psycopg.Error as exc:
             raise DatabaseError(where, f"cannot load the demo data: {first_line(exc)}") from None
     return DemoStats(where, data.rows, time.perf_counter() - start)
+
+
+def prepare_demo(req: DemoRequest, progress: Progress, say: Say) -> DemoTarget:
+    if req.db is None or not is_postgres_url(req.db):
+        raise TunerError("tuner demo --engine postgresql needs --db postgresql://user@host/"
+                         "dbname: the database that gets the demo tables")
+    say(f"Loading the demo data ({req.participants:,} participants) into {redact(req.db)} "
+        "with COPY ...")
+    stats = load_demo(req.db, req.participants, seed=req.seed, force=req.force,
+                      on_progress=progress)
+    counts = ", ".join(f"{n:,} {t}" for t, n in stats.rows.items())
+    return DemoTarget(req.db, req.db, bundled_profile("telegram-bot-postgres"),
+                      f"Loaded {counts} into {stats.path} in {stats.seconds:.1f} s")

@@ -1,8 +1,11 @@
-"""The PostgreSQL engine: settings scopes from `pg_settings.context`, inspection, the profile
-normalized through the server itself, and the DDL every step runs.
+"""The PostgreSQL engine: settings scopes from `pg_settings.context`, the profile normalized
+through the server itself, the DDL every step runs, and the way to each of its parts in this
+package (inspect, normalize, settings, session, backup, history, restore, conn, runtime,
+bench, advise, demo).
 
-An engine instance plans one database: `inspect()` remembers the URL, the server's GUC catalog
-and the partitioned tables, which `desired_state()` and the SQL builders then use.
+The engine is stateless: what inspection learns (the URL, the server's GUC catalog, the
+partitioned tables, the materialized views that bind views, the role) travels in the State
+it returns, as `PgFacts`, and the methods that plan read it from there.
 
 Every index and settings step runs on its own, outside any transaction: CREATE/DROP INDEX
 CONCURRENTLY and ALTER SYSTEM refuse a transaction block
@@ -11,18 +14,26 @@ CONCURRENTLY and ALTER SYSTEM refuse a transaction block
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from tuner.engines.base import StepSpec
+from tuner.backup import RestoreResult
+from tuner.changes import SetSetting
+from tuner.engines.base import Say, StepSpec, Tune
+from tuner.engines.postgres import advise, bench, demo, restore, runtime
 from tuner.engines.postgres.conn import connect, driver, first_line, one, redact
 from tuner.engines.postgres.inspect import (
+    PgFacts,
+    facts_of,
     read_blocking_dependents,
     read_state,
     rows,
     split_name,
 )
 from tuner.engines.postgres.normalize import normalize_indexes, normalize_views
+from tuner.engines.postgres.session import PostgresApplySession, read_history
 from tuner.engines.postgres.settings import (
     Guc,
     catalog,
@@ -30,17 +41,14 @@ from tuner.engines.postgres.settings import (
     render_value,
     render_values,
 )
-from tuner.errors import DatabaseError, EngineError, PlanError
-from tuner.model import CONNECTION, PERSISTENT, Index, Setting, State, View, key
+from tuner.errors import DatabaseError, PlanError
+from tuner.history import HistoryRow
+from tuner.model import CONNECTION, PERSISTENT, Index, Profile, Query, Setting, State, View, key
+from tuner.options import ApplyOptions
 from tuner.render import render
-
-if TYPE_CHECKING:
-    from tuner.apply import ApplyOptions
-    from tuner.changes import SetSetting
-    from tuner.engines.postgres.session import PostgresApplySession
-    from tuner.history import HistoryRow
-    from tuner.profile import Profile
-    from tuner.restore import RestoreResult
+from tuner.workload.advise.model import Advice, AdviseOptions
+from tuner.workload.bench.measure import BenchReport, Side
+from tuner.workload.demo.data import DemoRequest, DemoStats, DemoTarget
 
 # Rough rate of CREATE INDEX CONCURRENTLY (two table scans) on this class of machine; only
 # used for the build-time estimate a plan shows.
@@ -72,30 +80,24 @@ class PostgresEngine:
     phase_titles = PHASE_TITLES
     runtime_note = RUNTIME_NOTE
     index_features = frozenset({"include", "method"})
+    sql_dialect = "postgres"
     vacuum_modes: tuple[str, ...] = ("never", "auto", "analyze")
-
-    def __init__(self) -> None:
-        self._url: str | None = None
-        self._database = ""
-        self._gucs: dict[str, Guc] = {}
-        self._partitioned: set[str] = set()
-        self._blocking: dict[str, list[str]] = {}
-        self._user = ""
 
     # -- settings ---------------------------------------------------------------------------
     def normalize_setting(self, name: str, value: Any) -> Any:
         """Canonical value of a GUC, checked against the bundled catalog (`tuner validate`
         has no server); ValueError for an unknown or read-only name or a bad value."""
-        return known_guc(name, self._gucs or catalog()).normalize(value)
+        return known_guc(name, catalog()).normalize(value)
 
-    def split_settings(self, settings: dict[str, Any]
+    def split_settings(self, settings: dict[str, Any], state: State | None = None
                        ) -> tuple[dict[str, Setting], dict[str, Setting]]:
         """Every setting is planned; those a session may SET (context user/superuser) are
         runtime settings too, applied by tuner.runtime on each connection."""
+        gucs = facts_of(state).gucs
         persistent, runtime = {}, {}
         for name, value in settings.items():
             persistent[name] = Setting(name, value, PERSISTENT)
-            if self._guc(name).per_session:
+            if _guc(name, gucs).per_session:
                 runtime[name] = Setting(name, value, CONNECTION)
         return persistent, runtime
 
@@ -107,7 +109,7 @@ class PostgresEngine:
         for name in settings:
             if "." in name:
                 continue
-            guc = self._guc(name)
+            guc = _guc(name, {})
             if guc.apply_by == "restart":
                 out[name] = ("context postmaster: ALTER SYSTEM would change the whole "
                              "server's postgresql.auto.conf, and it takes effect only after "
@@ -116,9 +118,6 @@ class PostgresEngine:
                 out[name] = (f"context {guc.context}: ALTER SYSTEM would change the whole "
                              "server's postgresql.auto.conf (every database on it)")
         return out
-
-    def _guc(self, name: str) -> Guc:
-        return known_guc(name, self._gucs or catalog())
 
     def is_transactional_setting(self, name: str) -> bool:
         """None: ALTER SYSTEM cannot run in a transaction, and phase 1 has none either."""
@@ -133,15 +132,16 @@ class PostgresEngine:
         """ALTER DATABASE SET for per-session settings, ALTER SYSTEM SET (and one reload) for
         server-wide ones, and a loud note for those that need a restart. Settings written but
         waiting for a reload or restart are reported as pending, never planned again."""
+        facts = facts_of(actual)
         steps: list[StepSpec] = []
         warnings: list[str] = []
         reload_needed = False
         for c in changes:
-            guc = self._guc(c.setting)
+            guc = _guc(c.setting, facts.gucs)
             before, after = _show(c.current), _show(c.desired)
             values = render_values(c.setting, c.desired)
             if guc.apply_by == "database":
-                sql = render(self.name, "alter_database_set", database=self._database,
+                sql = render(self.name, "alter_database_set", database=facts.database,
                              name=c.setting, values=values)
                 reason = (f"{c.setting}: {before} -> {after} (context {guc.context}: "
                           "ALTER DATABASE, for new sessions of this database)")
@@ -164,7 +164,7 @@ class PostgresEngine:
                                   transactional=False))
         for name, s in sorted(actual.settings.items()):
             if s.running is not None and s.running != s.value:
-                what = ("pending restart" if self._guc(name).apply_by == "restart"
+                what = ("pending restart" if _guc(name, facts.gucs).apply_by == "restart"
                         else "pending reload")
                 warnings.append(f"{what}: {name} is {_show(s.value)} in {s.source}, but the "
                                 f"server still runs with {_show(s.running)}")
@@ -176,43 +176,39 @@ class PostgresEngine:
         psycopg = driver()
         with connect(target) as conn:
             try:
-                self._database, self._user = one(conn.execute(
-                    "SELECT current_database(), current_user"))
-                state, self._partitioned, self._gucs = read_state(conn)
-                self._blocking = read_blocking_dependents(conn)
+                database, user = one(conn.execute("SELECT current_database(), current_user"))
+                state, partitioned, gucs = read_state(conn)
+                blocking = read_blocking_dependents(conn)
             except psycopg.Error as exc:
                 raise DatabaseError(redact(target), f"cannot inspect: {first_line(exc)}") \
                     from None
-        self._url = target
-        return state
+        return replace(state, facts=PgFacts(target, database, user, gucs,
+                                            frozenset(partitioned), blocking))
 
     # -- DDL --------------------------------------------------------------------------------
-    def _concurrent(self, table: str) -> bool:
-        return key(table) not in self._partitioned
-
-    def create_index_sql(self, index: Index) -> str:
+    def create_index_sql(self, index: Index, state: State) -> str:
         """`CREATE [UNIQUE] INDEX CONCURRENTLY IF NOT EXISTS ...`; without CONCURRENTLY on a
         partitioned table, which rejects it."""
         schema, table = split_name(index.table)
         return render(self.name, "create_index", index=index, name=split_name(index.name)[1],
-                      schema=schema, table=table, concurrently=self._concurrent(index.table))
+                      schema=schema, table=table, concurrently=_concurrent(index.table, state))
 
-    def drop_index_sql(self, index: Index) -> str:
+    def drop_index_sql(self, index: Index, state: State) -> str:
         """`DROP INDEX CONCURRENTLY IF EXISTS schema.name;` (plain on a partitioned table)."""
         schema, name = split_name(index.name)
         return render(self.name, "drop_index", schema=schema, name=name,
-                      concurrently=self._concurrent(index.table))
+                      concurrently=_concurrent(index.table, state))
 
     def create_view_sql(self, view: View) -> str:
         """`CREATE OR REPLACE VIEW schema.name [(cols)] AS select;`"""
         schema, name = split_name(view.name)
         return render(self.name, "create_view", view=view, schema=schema, name=name, temp=False)
 
-    def drop_view_sql(self, view: View) -> str:
+    def drop_view_sql(self, view: View, state: State) -> str:
         """`DROP VIEW IF EXISTS schema.name;` (never CASCADE: dependent views are planned).
         A materialized view that reads it is a PlanError: tuner does not manage those, and
         never drops what it cannot recreate."""
-        blocking = self._blocking.get(key(view.name))
+        blocking = facts_of(state).blocking.get(key(view.name))
         if blocking:
             raise PlanError(f"view {view.name} must be dropped and created again, but the "
                             f"materialized view {', '.join(blocking)} reads it and tuner "
@@ -235,15 +231,15 @@ class PostgresEngine:
         """A rough estimate of the build time of `index` over `rows` rows."""
         return rows / BUILD_ROWS_PER_SECOND
 
-    def index_step_note(self, index: Index) -> str:
+    def index_step_note(self, index: Index, state: State) -> str:
         """Why a step on `index` is not CONCURRENTLY, when it is not; else ''."""
-        if self._concurrent(index.table):
+        if _concurrent(index.table, state):
             return ""
         return (f"{index.table} is partitioned, and PostgreSQL cannot build or drop an index on "
                 "a partitioned table CONCURRENTLY: this plain form blocks writes to every "
                 "partition while it runs")
 
-    def view_restore_sql(self, current: View) -> tuple[str, ...]:
+    def view_restore_sql(self, current: View, state: State) -> tuple[str, ...]:
         """ALTER VIEW ... OWNER TO (when someone other than the planning role owned it), the
         GRANTs to other roles and COMMENT ON VIEW: DROP VIEW loses them all, and an
         application reading a recreated view without its GRANT fails."""
@@ -254,7 +250,8 @@ class PostgresEngine:
                 raise PlanError(f"view {current.name}: unknown privilege {privilege!r}")
             grants.setdefault((grantee, grantable), []).append(privilege)
         text = render(self.name, "restore_view", schema=schema, name=name,
-                      owner=current.owner if current.owner not in (None, self._user) else None,
+                      owner=(current.owner if current.owner not in (None, facts_of(state).user)
+                             else None),
                       grants=[{"grantee": g, "grantable": opt, "privileges": p}
                               for (g, opt), p in grants.items()],
                       comment=current.comment)
@@ -275,68 +272,121 @@ class PostgresEngine:
         temporary views, all read back the way inspection reads the live database, then
         rolled back. An unknown setting, table or column, or SQL the server rejects, is an
         error naming the profile entry."""
-        assert self._url is not None, "inspect() first"
+        facts = facts_of(actual)
+        if facts.url is None:
+            raise DatabaseError("(no database)", "the live state was not read by inspect()")
         settings: dict[str, Any] = {}
         raw = profile.data.get(self.settings_key) or {}
         for name, value in raw.items():
-            if name not in self._gucs and "." not in name:
+            if name not in facts.gucs and "." not in name:
                 raise profile.error((self.settings_key, name),
                                     f"unknown PostgreSQL setting {name!r}: this server's "
                                     "pg_settings has no such name")
             try:
-                settings[name] = self.normalize_setting(name, value)
+                settings[name] = known_guc(name, facts.gucs or catalog()).normalize(value)
             except ValueError as exc:
                 raise profile.error((self.settings_key, name), str(exc)) from None
-        persistent, _ = self.split_settings(settings)
-        with connect(self._url) as conn:
+        persistent, _ = self.split_settings(settings, actual)
+        with connect(facts.url) as conn:
             indexes = normalize_indexes(conn, profile, actual, self)
             views = normalize_views(conn, profile, actual, self)
-            warnings = self._privilege_warnings(conn, [n for n in settings if "." not in n])
+            warnings = _privilege_warnings(conn, [n for n in settings if "." not in n],
+                                           facts.gucs)
         return State(engine=self.name, settings=persistent, indexes=indexes, views=views,
                      tables=actual.tables, warnings=tuple(warnings))
 
-    def _privilege_warnings(self, conn: Any, names: list[str]) -> list[str]:
-        """A warning per setting the connected role cannot apply: managed services often deny
-        ALTER SYSTEM, and ALTER DATABASE SET needs the database's owner. The plan still shows
-        the step, so that someone with the privilege can run it."""
-        if not names or conn.info.server_version < 150000:  # has_parameter_privilege: 15+
-            return []
-        out = []
-        for r in rows(conn, "privileges", {"names": names}):
-            guc = self._guc(r["name"])
-            if guc.apply_by in ("system", "restart") and not r["alter_system"]:
-                out.append(f"setting {r['name']}: ALTER SYSTEM needs superuser or GRANT ALTER "
-                           f"SYSTEM ON PARAMETER {r['name']}, which role {r['role']} lacks; "
-                           "that step fails unless someone with the privilege runs it")
-            elif guc.apply_by == "database" and not (
-                    r["owns_database"] and (guc.context == "user" or r["can_set"])):
-                need = ("the database's owner" if guc.context == "user" else
-                        f"the database's owner with GRANT SET ON PARAMETER {r['name']}")
-                out.append(f"setting {r['name']}: ALTER DATABASE SET needs {need}, which role "
-                           f"{r['role']} is not; that step fails unless someone with the "
-                           "privilege runs it")
-        return out
-
-    # -- apply, history, restore (tuner.engines.postgres.session) ------------------------------
+    # -- apply, history, restore (tuner.engines.postgres.session, .restore) -------------
     def apply_session(self, target: str, options: ApplyOptions) -> PostgresApplySession:
         """Connect and take tuner's advisory lock; the stale check reads `inspect(target)`."""
-        from tuner.engines.postgres.session import PostgresApplySession
-
         return PostgresApplySession(target, options, lambda: self.inspect(target))
 
     def read_history(self, target: str) -> list[HistoryRow]:
         """`tuner.tuner_history`, oldest first ([] before the first apply)."""
-        from tuner.engines.postgres.session import read_history
-
         return read_history(target)
 
     def restore_backup(self, backup: Path, target: str, *, backup_dir: Path | None,
                        keep: int, verify: str, busy_timeout_ms: int) -> RestoreResult:
         """Refuse, saying how: a PostgreSQL backup is undone with its rollback script."""
-        raise EngineError(f"{backup}: tuner restore does not run PostgreSQL backups; undo the "
-                          f"apply with its rollback script: psql -v ON_ERROR_STOP=1 -f "
-                          f"{backup}/rollback.sql '<URL>' (a full backup's database.dump "
-                          "restores with pg_restore)")
+        return restore.restore_backup(backup, target)
+
+    # -- targets ----------------------------------------------------------------------------
+    def display(self, target: str) -> str:
+        """The URL without its password."""
+        return redact(target)
+
+    def files(self, target: str) -> tuple[str, ...]:
+        """None: the database lives on the server."""
+        return ()
+
+    # -- runtime (tuner.engines.postgres.runtime) --------------------------------------------
+    pool_type: type = runtime.PgPool
+
+    def connect(self, target: str, profile: Profile | None, **kwargs: Any) -> Any:
+        """A psycopg connection with the profile's per-session settings applied and read back."""
+        return runtime.connect(target, profile, **kwargs)
+
+    def pool(self, target: str, profile: Profile | None, **kwargs: Any) -> runtime.PgPool:
+        """A psycopg_pool pool lending readers and writers."""
+        return runtime.PgPool(target, profile, **kwargs)
+
+    # -- workload (tuner.engines.postgres.bench, .advise, .demo) -------------------------
+    def bench_side(self, target: str, profile: Profile) -> Side:
+        """A read-only session configured by the profile."""
+        return bench.open_side(target, profile)
+
+    def bench_compare(self, target: str, profile: Profile, queries: Iterable[Query], *,
+                      runs: int, warmup: int, batch: int, say: Say, tune: Tune) -> BenchReport:
+        """A scratch clone on the same server, timed before and after `tune`, then dropped."""
+        return bench.compare(target, profile, list(queries), runs=runs, warmup=warmup,
+                             batch=batch, say=say, tune=tune, inspect=self.inspect)
+
+    def advise(self, profile: Profile, target: str, options: AdviseOptions) -> Advice:
+        """Candidates tried as HypoPG hypothetical indexes."""
+        return advise.advise(profile, target, options, self.inspect)
+
+    def load_demo(self, target: str, participants: int, *, seed: int = 42,
+                  messages: int | None = None, force: bool = False,
+                  on_progress: Any = None) -> DemoStats:
+        """COPY the demo data into the database at the URL `target`."""
+        return demo.load_demo(target, participants, seed=seed, messages=messages, force=force,
+                              on_progress=on_progress)
+
+    def prepare_demo(self, req: DemoRequest, progress: Any, say: Say) -> DemoTarget:
+        """The demo tables loaded into `--db`, which the demo then tunes."""
+        return demo.prepare_demo(req, progress, say)
+
+
+def _guc(name: str, gucs: Mapping[str, Guc]) -> Guc:
+    """The server's entry for a setting, or the bundled catalog's before inspection."""
+    return known_guc(name, gucs or catalog())
+
+
+def _concurrent(table: str, state: State) -> bool:
+    """False on a partitioned table, which refuses CONCURRENTLY."""
+    return key(table) not in facts_of(state).partitioned
+
+
+def _privilege_warnings(conn: Any, names: list[str], gucs: Mapping[str, Guc]) -> list[str]:
+    """A warning per setting the connected role cannot apply: managed services often deny
+    ALTER SYSTEM, and ALTER DATABASE SET needs the database's owner. The plan still shows
+    the step, so that someone with the privilege can run it."""
+    if not names or conn.info.server_version < 150000:  # has_parameter_privilege: 15+
+        return []
+    out = []
+    for r in rows(conn, "privileges", {"names": names}):
+        guc = _guc(r["name"], gucs)
+        if guc.apply_by in ("system", "restart") and not r["alter_system"]:
+            out.append(f"setting {r['name']}: ALTER SYSTEM needs superuser or GRANT ALTER "
+                       f"SYSTEM ON PARAMETER {r['name']}, which role {r['role']} lacks; "
+                       "that step fails unless someone with the privilege runs it")
+        elif guc.apply_by == "database" and not (
+                r["owns_database"] and (guc.context == "user" or r["can_set"])):
+            need = ("the database's owner" if guc.context == "user" else
+                    f"the database's owner with GRANT SET ON PARAMETER {r['name']}")
+            out.append(f"setting {r['name']}: ALTER DATABASE SET needs {need}, which role "
+                       f"{r['role']} is not; that step fails unless someone with the "
+                       "privilege runs it")
+    return out
 
 
 def _show(value: Any) -> str:

@@ -12,12 +12,15 @@ written without the schema when it is `public`.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import replace
+import json
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any
 
-from tuner.engines.postgres.conn import driver
-from tuner.engines.postgres.settings import Guc, guc_from_row
+from tuner.engines.postgres.conn import connect, driver, one
+from tuner.engines.postgres.settings import CATALOG_FILE, Guc, catalog, guc_from_row
 from tuner.model import Index, IndexColumn, Setting, State, Table, View, key
 from tuner.resources import data_dir
 
@@ -206,6 +209,28 @@ def read_blocking_dependents(conn: Any) -> dict[str, list[str]]:
     return out
 
 
+@dataclass(frozen=True)
+class PgFacts:
+    """What inspecting one database learned that planning for it reads again (State.facts):
+    the URL, the database and role, the server's GUC catalog (pg_settings), the keys of the
+    partitioned tables (no CONCURRENTLY on them) and, per view, the materialized views that
+    read it (they block a DROP VIEW)."""
+
+    url: str | None = None
+    database: str = ""
+    user: str = ""
+    gucs: Mapping[str, Guc] = field(default_factory=dict)
+    partitioned: frozenset[str] = frozenset()
+    blocking: Mapping[str, list[str]] = field(default_factory=dict)
+
+
+def facts_of(state: State | None) -> PgFacts:
+    """The PgFacts inspection put in `state`, or empty ones (a state made by hand, or none:
+    then the bundled catalog stands in for the server's)."""
+    facts = state.facts if state is not None else None
+    return facts if isinstance(facts, PgFacts) else PgFacts()
+
+
 def read_state(conn: Any) -> tuple[State, set[str], dict[str, Guc]]:
     """The whole State, the keys of partitioned tables and the server's GUC catalog."""
     settings, gucs, warnings = read_settings(conn)
@@ -233,3 +258,27 @@ def _digest(text: str) -> str:
 def with_name(view: View, name: str) -> View:
     """`view` renamed (a temp copy read back under the profile's name)."""
     return replace(view, name=name)
+
+
+def catalog_rows(conn: Any) -> list[dict[str, Any]]:
+    """pg_settings rows in the catalog's shape, read over a psycopg connection."""
+    return rows(conn, "catalog")
+
+
+def write_catalog(url: str) -> str:
+    """Regenerate sql/postgresql/settings.json from the server at `url`; returns its path."""
+    with connect(url) as conn:
+        version = one(conn.execute("SHOW server_version"))[0]
+        rows = catalog_rows(conn)
+    path = data_dir("sql").joinpath(*CATALOG_FILE)
+    text = json.dumps({"generated_from": f"PostgreSQL {version} pg_settings",
+                       "regenerate": "python -m tuner.engines.postgres.inspect URL",
+                       "settings": rows}, indent=1)
+    path.write_text(text + "\n", encoding="utf-8")
+    catalog.cache_clear()
+    return str(path)
+
+
+if __name__ == "__main__":  # pragma: no cover - a maintenance command
+    print(write_catalog(sys.argv[1] if len(sys.argv) > 1
+                        else "postgresql://postgres@127.0.0.1:5432/test"))

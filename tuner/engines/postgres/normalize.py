@@ -10,8 +10,9 @@ Whatever the server deparses the same is the same index or view.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from tuner.engines.base import Engine
 from tuner.engines.postgres.conn import driver, first_line
 from tuner.engines.postgres.inspect import (
     display_name,
@@ -20,12 +21,8 @@ from tuner.engines.postgres.inspect import (
     rows,
     split_name,
 )
-from tuner.model import Index, State, Table, View, key
+from tuner.model import Index, Profile, State, Table, View, key
 from tuner.render import render
-
-if TYPE_CHECKING:
-    from tuner.engines.postgres.engine import PostgresEngine
-    from tuner.profile import Profile
 
 TEMP_SCHEMA = "pg_temp"
 MAX_NAME_BYTES = 63
@@ -91,7 +88,7 @@ def _declared_index(profile: Profile, i: int, index: Index, actual: State) -> In
 
 
 def normalize_indexes(conn: Any, profile: Profile, actual: State,
-                      engine: PostgresEngine) -> dict[str, Index]:
+                      engine: Engine) -> dict[str, Index]:
     """Desired indexes by key, each with the signature the server gives it."""
     psycopg = driver()
     declared = [(i, _declared_index(profile, i, ix, actual))
@@ -121,12 +118,12 @@ def normalize_indexes(conn: Any, profile: Profile, actual: State,
         for _, ix in entries:
             live = index_from_row(got[split_name(ix.name)[1]], table_name=table_name)
             out[key(ix.name)] = replace(ix, unique=live.unique, signature=live.signature,
-                                        sql=engine.create_index_sql(ix))
+                                        sql=engine.create_index_sql(ix, actual))
     return out
 
 
 def normalize_views(conn: Any, profile: Profile, actual: State,
-                    engine: PostgresEngine) -> dict[str, View]:
+                    engine: Engine) -> dict[str, View]:
     """Desired views by key: created as temporary views (in an order where each comes after
     the views it reads, found by retrying) and read back with their dependencies."""
     psycopg = driver()

@@ -19,12 +19,16 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from tuner.engines.postgres.conn import INSTALL_HINT, driver, redact
+from tuner.engines.postgres.conn import (
+    INSTALL_HINT,
+    apply_session,
+    driver,
+    redact,
+    session_settings,
+)
 from tuner.engines.postgres.conn import connect as pg_connect
-from tuner.engines.postgres.pgsession import apply_session, resolve_pg_profile, session_settings
-from tuner.engines.sqlite.conn import ProfileLike
-from tuner.engines.sqlite.runtime import PoolClosed, PoolTimeout
-from tuner.errors import DatabaseError, EngineError, TunerError
+from tuner.errors import DatabaseError, EngineError, PoolClosed, PoolTimeout, TunerError
+from tuner.model import Profile
 
 if TYPE_CHECKING:
     import psycopg
@@ -42,13 +46,13 @@ def pool_driver() -> Any:
     return psycopg_pool
 
 
-def connect(url: str, profile: ProfileLike = None, *, readonly: bool = False,
+def connect(url: str, profile: Profile | None = None, *, readonly: bool = False,
             **kwargs: Any) -> psycopg.Connection:
     """Open a psycopg connection to `url` with the profile's per-session settings (contexts
     `user` and `superuser`) set and read back. `readonly=True` makes its transactions
     read-only. Not autocommit unless `autocommit=True` is passed, like psycopg.connect; other
     keyword arguments go to psycopg.connect."""
-    loaded = resolve_pg_profile(profile)
+    loaded = profile
     where = redact(url)
     conn = pg_connect(url, autocommit=kwargs.pop("autocommit", False), **kwargs)
     try:
@@ -86,12 +90,12 @@ class PgPool:
     `size` (the most connections open at once) and `timeout` (seconds to wait for one) come
     from the profile's `runtime.pool`; keyword arguments override."""
 
-    def __init__(self, url: str, profile: ProfileLike = None, *, size: int | None = None,
+    def __init__(self, url: str, profile: Profile | None = None, *, size: int | None = None,
                  timeout: float | None = None):
         psycopg_pool = pool_driver()
         self.url = url
         self.where = redact(url)
-        self.profile = resolve_pg_profile(profile)
+        self.profile = profile
         options = self.profile.runtime.get("pool", {}) if self.profile else {}
         self.size = int(size if size is not None else options.get("size", 8))
         self.timeout = float(timeout if timeout is not None else options.get("timeout", 30))

@@ -23,13 +23,12 @@ from tuner.engines.postgres.conn import connect, driver, first_line, redact
 from tuner.errors import DatabaseError
 from tuner.history import HistoryRow
 from tuner.model import State
+from tuner.options import ApplyOptions
+from tuner.planfile import FileStep, PlanFile
 from tuner.render import render
 
 if TYPE_CHECKING:
     import psycopg
-
-    from tuner.apply import ApplyOptions
-    from tuner.planfile import FileStep, PlanFile
 
 ENGINE = "postgresql"
 #: tuner's advisory lock key: the first 8 bytes of sha256("tuner") as a signed bigint.

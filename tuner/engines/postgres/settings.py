@@ -18,13 +18,13 @@ import difflib
 import json
 import math
 import re
-import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from tuner.engines.sqlite.settings import _to_bool
 from tuner.resources import data_dir
+from tuner.values import to_bool as _to_bool
 
 CATALOG_FILE = ("postgresql", "settings.json")
 
@@ -243,7 +243,7 @@ def catalog() -> dict[str, Guc]:
     return {row["name"].lower(): guc_from_row(row) for row in data["settings"]}
 
 
-def known_guc(name: str, gucs: dict[str, Guc] | None = None) -> Guc:
+def known_guc(name: str, gucs: Mapping[str, Guc] | None = None) -> Guc:
     """The Guc called `name`, or ValueError for an unknown or read-only one. Extension settings
     (a dotted name such as `pg_stat_statements.track`) are placeholders until the extension
     loads: accepted as strings."""
@@ -259,31 +259,3 @@ def known_guc(name: str, gucs: dict[str, Guc] | None = None) -> Guc:
         raise ValueError(f"{name} is read-only (context {guc.context}): it is fixed when the "
                          "server is built or initialized")
     return guc
-
-
-def catalog_rows(conn: Any) -> list[dict[str, Any]]:
-    """pg_settings rows in the catalog's shape, read over a psycopg connection."""
-    from tuner.engines.postgres.inspect import rows
-
-    return rows(conn, "catalog")
-
-
-def write_catalog(url: str) -> str:
-    """Regenerate sql/postgresql/settings.json from the server at `url`; returns its path."""
-    from tuner.engines.postgres.conn import connect, one
-
-    with connect(url) as conn:
-        version = one(conn.execute("SHOW server_version"))[0]
-        rows = catalog_rows(conn)
-    path = data_dir("sql").joinpath(*CATALOG_FILE)
-    text = json.dumps({"generated_from": f"PostgreSQL {version} pg_settings",
-                       "regenerate": "python -m tuner.engines.postgres.settings URL",
-                       "settings": rows}, indent=1)
-    path.write_text(text + "\n", encoding="utf-8")
-    catalog.cache_clear()
-    return str(path)
-
-
-if __name__ == "__main__":  # pragma: no cover - a maintenance command
-    print(write_catalog(sys.argv[1] if len(sys.argv) > 1
-                        else "postgresql://postgres@127.0.0.1:5432/test"))

@@ -15,10 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tuner.engines.sqlite.inspect import open_readonly
+from tuner.engines.sqlite.conn import connect
+from tuner.engines.sqlite.inspect import open_readonly, read_state
 from tuner.errors import DatabaseError, TunerError
-from tuner.model import State
-from tuner.profile import Profile, Query
+from tuner.model import Profile, Query, State
 from tuner.render import render
 from tuner.workload.bench.measure import (
     BenchReport,
@@ -75,8 +75,6 @@ class Guard:
 def open_guarded(db: str | Path, profile: Profile) -> tuple[sqlite3.Connection, Guard]:
     """A read-only connection with the profile's connection pragmas and the read-only guard.
     Autocommit, so the sqlite3 module never slips in a BEGIN of its own."""
-    from tuner.engines.sqlite.conn import connect
-
     conn = connect(db, profile, readonly=True, isolation_level=None)
     guard = Guard()
     conn.set_authorizer(guard)
@@ -162,8 +160,6 @@ class SQLiteSide:
 
 
 def _insert_once(db: Path, profile: Profile, sql: str, batch: int) -> float:
-    from tuner.engines.sqlite.conn import connect
-
     conn = connect(db, profile, isolation_level=None)
     try:
         conn.execute("BEGIN IMMEDIATE")
@@ -202,30 +198,24 @@ def write_cost(before: Path, after: Path, state: State, profile: Profile, batch:
 
 
 def compare(db: str, profile: Profile, chosen: list[Query], *, runs: int, warmup: int,
-            batch: int, say: Callable[[str], None]) -> BenchReport:
+            batch: int, say: Callable[[str], None], tune: Callable[[str], int]) -> BenchReport:
     """Measure `db` against `db` tuned by `profile`, on copies in a temporary folder: the
-    database itself is only read (an online backup). The copy is tuned exactly as
-    `tuner apply` does it, then both copies are timed side by side."""
-    from tuner.api import make_plan
-    from tuner.apply import ApplyOptions, apply_plan_file
-    from tuner.engines.sqlite.inspect import read_state
-    from tuner.planfile import parse_plan_file, render_plan_file
-
+    database itself is only read (an online backup). `tune` applies the profile to one copy
+    exactly as `tuner apply` does it, then both copies are timed side by side."""
     with tempfile.TemporaryDirectory(prefix="tuner-bench-") as tmp:
         before, after = Path(tmp) / "before.db", Path(tmp) / "after.db"
         say(f"Copying {db} (online backup, read-only) ...")
         _copy(db, before)
         _copy(str(before), after)
         say("Applying the profile to the copy ...")
-        plan = parse_plan_file(render_plan_file(make_plan(profile, str(after))))
-        apply_plan_file(plan, str(after), ApplyOptions(no_backup=True))
+        applied = tune(str(after))
         conn = open_readonly(str(before))
         try:
             state = read_state(conn)
         finally:
             conn.close()
         report = BenchReport(db, profile, runs, warmup, compare=True,
-                             applied_steps=len(plan.steps()), scratch=tmp)
+                             applied_steps=applied, scratch=tmp)
         say("Timing the queries before and after ...")
         sides = [SQLiteSide(before, profile), SQLiteSide(after, profile)]
         try:

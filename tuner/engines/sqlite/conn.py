@@ -14,26 +14,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from tuner.engines.sqlite.engine import SQLiteEngine
-from tuner.engines.sqlite.settings import PRAGMAS
+from tuner.engines.sqlite.settings import PRAGMAS, pragma_sql, split_pragmas
 from tuner.errors import DatabaseError, TunerError
-from tuner.model import Setting
-from tuner.profile import Profile, load_profile
+from tuner.model import Profile, Setting
 from tuner.render import render
-
-ProfileLike = Profile | str | Path | None
-
-
-def resolve_profile(profile: ProfileLike, engine: str = "sqlite") -> Profile | None:
-    """A loaded Profile from a path or a Profile; it must be a profile for `engine`."""
-    if profile is None or isinstance(profile, Profile):
-        loaded = profile
-    else:
-        loaded = load_profile(profile)
-    if loaded is not None and loaded.engine != engine:
-        raise TunerError(f"{loaded.path}: profile {loaded.name} is for engine {loaded.engine}, "
-                         f"not {engine}")
-    return loaded
 
 
 def runtime_settings(profile: Profile | None, *, readonly: bool = False) -> list[Setting]:
@@ -41,16 +25,15 @@ def runtime_settings(profile: Profile | None, *, readonly: bool = False) -> list
     cannot change the journal mode, so it skips `journal_mode`."""
     if profile is None:
         return []
-    _persistent, runtime = SQLiteEngine().split_settings(profile.settings)
+    _persistent, runtime = split_pragmas(profile.settings)
     return [s for s in runtime.values() if not (readonly and s.name == "journal_mode")]
 
 
 def configure(conn: sqlite3.Connection, settings: list[Setting], where: str = "") -> None:
     """Apply each setting to `conn` and read it back; a mismatch is a TunerError naming the
     pragma, the wanted and the actual value."""
-    engine = SQLiteEngine()
     for setting in settings:
-        conn.execute(engine.pragma_sql(setting.name, setting.value)).fetchall()
+        conn.execute(pragma_sql(setting.name, setting.value)).fetchall()
         raw = conn.execute(render("sqlite", "read_pragma", name=setting.name)).fetchone()
         got = PRAGMAS[setting.name].normalize(raw[0]) if raw else None
         if got != setting.value:
@@ -58,12 +41,12 @@ def configure(conn: sqlite3.Connection, settings: list[Setting], where: str = ""
                              f"{got!r}, wanted {setting.value!r}")
 
 
-def connect(path: str | Path, profile: ProfileLike = None, *, readonly: bool = False,
+def connect(path: str | Path, profile: Profile | None = None, *, readonly: bool = False,
             timeout: float | None = None, **kwargs: Any) -> sqlite3.Connection:
     """Open the SQLite database at `path` with every connection-scoped pragma of `profile`
     applied and read back. `readonly=True` opens it read-only. Other keyword arguments go to
     `sqlite3.connect`. An existing database is required: no file is ever created."""
-    loaded = resolve_profile(profile)
+    loaded = profile
     p = Path(path)
     if not p.is_file():
         raise DatabaseError(str(path), "no such database file")

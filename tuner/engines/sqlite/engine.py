@@ -1,35 +1,31 @@
-"""The SQLite engine: settings scopes, inspection, normalization of the profile, and the
-non-transactional settings phase (journal_mode, page_size, auto_vacuum and their VACUUM).
+"""The SQLite engine: settings scopes, the non-transactional settings phase (journal_mode,
+page_size, auto_vacuum and their VACUUM), the DDL of each step, and the way to each of its
+parts in this package (inspect, normalize, session, backup, history, restore, conn, runtime,
+bench, advise, demo). Stateless: every method depends only on its arguments.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
 
-from tuner.engines.base import StepSpec
-from tuner.engines.sqlite.inspect import (
-    database_error,
-    open_readonly,
-    parse_view_sql,
-    read_index,
-    read_state,
-    view_signature,
-    with_dependencies,
-)
-from tuner.engines.sqlite.settings import PRAGMAS, persistent_journal_mode
-from tuner.model import CONNECTION, PERSISTENT, Index, Setting, State, View, key
+from tuner.backup import RestoreResult
+from tuner.changes import SetSetting
+from tuner.engines.base import Say, StepSpec, Tune
+from tuner.engines.sqlite import advise, bench, conn, demo, normalize, restore, runtime
+from tuner.engines.sqlite import history as sqlite_history
+from tuner.engines.sqlite.inspect import COMPANIONS, database_error, open_readonly, read_state
+from tuner.engines.sqlite.session import SQLiteApplySession
+from tuner.engines.sqlite.settings import PRAGMAS, pragma_sql, split_pragmas
+from tuner.history import HistoryRow
+from tuner.model import Index, Profile, Query, Setting, State, View
+from tuner.options import ApplyOptions
 from tuner.render import render
-
-if TYPE_CHECKING:
-    from pathlib import Path
-
-    from tuner.apply import ApplyOptions
-    from tuner.changes import SetSetting
-    from tuner.engines.sqlite.session import SQLiteApplySession
-    from tuner.history import HistoryRow
-    from tuner.profile import Profile
-    from tuner.restore import RestoreResult
+from tuner.workload.advise.model import Advice, AdviseOptions
+from tuner.workload.bench.measure import BenchReport, Side
+from tuner.workload.demo.data import DemoRequest, DemoStats, DemoTarget
 
 # Rough rate of CREATE INDEX on this class of machine (bench/plan_time.py measures it);
 # only used to warn when a build will hold the write lock longer than busy_timeout.
@@ -52,6 +48,7 @@ class SQLiteEngine:
     runtime_note = ("Runtime settings (per connection, applied by tuner.runtime on every "
                     "connection; never planned, never drift):")
     index_features: frozenset[str] = frozenset()
+    sql_dialect = "sqlite"
     vacuum_modes: tuple[str, ...] = ("never", "auto")
 
     # -- settings ---------------------------------------------------------------------
@@ -66,21 +63,11 @@ class SQLiteEngine:
         """None: every pragma lives in the database file or dies with the connection."""
         return {}
 
-    def split_settings(self, settings: dict[str, Any]
+    def split_settings(self, settings: dict[str, Any], state: State | None = None
                        ) -> tuple[dict[str, Setting], dict[str, Setting]]:
         """Persistent pragmas are planned; connection pragmas are runtime settings. A journal
         mode other than wal/delete is both: the file keeps `delete`, the connection the mode."""
-        persistent, runtime = {}, {}
-        for name, value in settings.items():
-            if name == "journal_mode":
-                persistent[name] = Setting(name, persistent_journal_mode(value), PERSISTENT)
-                if value not in ("wal", "delete"):
-                    runtime[name] = Setting(name, value, CONNECTION)
-            elif PRAGMAS[name].scope == PERSISTENT:
-                persistent[name] = Setting(name, value, PERSISTENT)
-            else:
-                runtime[name] = Setting(name, value, CONNECTION)
-        return persistent, runtime
+        return split_pragmas(settings)
 
     def is_transactional_setting(self, name: str) -> bool:
         """user_version and application_id can change inside the DDL transaction."""
@@ -88,8 +75,7 @@ class SQLiteEngine:
 
     def pragma_sql(self, name: str, value: Any) -> str:
         """`PRAGMA name = value;` for a known pragma and a canonical value."""
-        return render("sqlite", "set_pragma", name=PRAGMAS[name].name,
-                      value=PRAGMAS[name].render(value))
+        return pragma_sql(name, value)
 
     def transactional_setting_sql(self, change: SetSetting) -> str:
         """The PRAGMA statement for a setting that runs inside the transaction."""
@@ -165,14 +151,10 @@ class SQLiteEngine:
     # -- apply, history, restore ----------------------------------------------------------
     def apply_session(self, target: str, options: ApplyOptions) -> SQLiteApplySession:
         """Open the file read-write for an apply (never creates it)."""
-        from tuner.engines.sqlite.session import SQLiteApplySession
-
         return SQLiteApplySession(target, options)
 
     def read_history(self, target: str) -> list[HistoryRow]:
         """The `tuner_history` table of the file, read-only ([] if there is none)."""
-        from tuner.engines.sqlite import history as sqlite_history
-
         conn = open_readonly(target)
         try:
             return sqlite_history.rows(conn)
@@ -184,17 +166,15 @@ class SQLiteEngine:
     def restore_backup(self, backup: Path, target: str, *, backup_dir: Path | None,
                        keep: int, verify: str, busy_timeout_ms: int) -> RestoreResult:
         """Copy a verified backup file back over the database (tuner.engines.sqlite.restore)."""
-        from tuner.engines.sqlite.restore import restore_backup
-
-        return restore_backup(backup, target, backup_dir=backup_dir, keep=keep, verify=verify,
-                              busy_timeout_ms=busy_timeout_ms)
+        return restore.restore_backup(backup, target, backup_dir=backup_dir, keep=keep,
+                                      verify=verify, busy_timeout_ms=busy_timeout_ms)
 
     # -- DDL ------------------------------------------------------------------------------
-    def create_index_sql(self, index: Index) -> str:
+    def create_index_sql(self, index: Index, state: State) -> str:
         """`CREATE [UNIQUE] INDEX IF NOT EXISTS ...` for a declared index."""
         return render("sqlite", "create_index", index=index)
 
-    def drop_index_sql(self, index: Index) -> str:
+    def drop_index_sql(self, index: Index, state: State) -> str:
         """`DROP INDEX IF EXISTS name;`"""
         return render("sqlite", "drop_index", name=index.name)
 
@@ -202,7 +182,7 @@ class SQLiteEngine:
         """`CREATE VIEW IF NOT EXISTS name [(cols)] AS select;`"""
         return render("sqlite", "create_view", view=view)
 
-    def drop_view_sql(self, view: View) -> str:
+    def drop_view_sql(self, view: View, state: State) -> str:
         """`DROP VIEW IF EXISTS name;`"""
         return render("sqlite", "drop_view", name=view.name)
 
@@ -210,7 +190,7 @@ class SQLiteEngine:
         """`ANALYZE table;`"""
         return render("sqlite", "analyze", table=table)
 
-    def index_step_note(self, index: Index) -> str:
+    def index_step_note(self, index: Index, state: State) -> str:
         """Nothing to add: every SQLite index step runs the same way."""
         return ""
 
@@ -218,7 +198,7 @@ class SQLiteEngine:
         """Never: SQLite has no CREATE OR REPLACE VIEW; a changed view is dropped and created."""
         return False
 
-    def view_restore_sql(self, current: View) -> tuple[str, ...]:
+    def view_restore_sql(self, current: View, state: State) -> tuple[str, ...]:
         """Nothing: SQLite views have no owner or privileges (their INSTEAD OF triggers are
         restored by steps of their own)."""
         return ()
@@ -231,86 +211,59 @@ class SQLiteEngine:
         """A rough estimate of the build time of `index` over `rows` rows."""
         return rows / BUILD_ROWS_PER_SECOND
 
-    # -- normalization ----------------------------------------------------------------
+    # -- normalization (tuner.engines.sqlite.normalize) -----------------------------------
     def desired_state(self, profile: Profile, actual: State) -> State:
         """Run the profile's DDL through an in-memory database holding the live tables and read
         it back the way inspection reads the live database, so both sides compare as equals.
         A missing table or column, or SQL SQLite rejects, is an error naming the object."""
         persistent, _runtime = self.split_settings(profile.settings)
-        _check_names_free(profile, actual)
-        scratch = sqlite3.connect(":memory:")
-        try:
-            _copy_tables(scratch, actual)
-            indexes = {}
-            for i, index in enumerate(profile.indexes):
-                indexes[key(index.name)] = self._normalize_index(scratch, profile, i, index,
-                                                                 actual)
-            views = self._normalize_views(scratch, profile, actual)
-        finally:
-            scratch.close()
-        return State(engine=self.name, settings=persistent, indexes=indexes, views=views,
-                     tables=actual.tables, triggers=actual.triggers)
+        return normalize.desired_state(profile, actual, persistent)
 
-    def _normalize_index(self, scratch: sqlite3.Connection, profile: Profile, i: int,
-                         index: Index, actual: State) -> Index:
-        table = actual.tables.get(key(index.table))
-        if table is None:
-            raise profile.error(("indexes", i, "table"),
-                                f"index {index.name}: table {index.table!r} does not exist")
-        if table.virtual:
-            raise profile.error(("indexes", i, "table"),
-                                f"index {index.name}: {index.table} is a virtual table")
-        known = {key(c) for c in table.columns}
-        if not table.without_rowid:
-            known |= {"rowid", "oid", "_rowid_"}
-        for j, col in enumerate(index.columns):
-            if col.column is not None and key(col.column) not in known:
-                raise profile.error(("indexes", i, "columns", j),
-                                    f"index {index.name}: column {col.column!r} does not "
-                                    f"exist in table {table.name}")
-        sql = self.create_index_sql(index)
-        try:
-            scratch.execute(sql)
-            row = scratch.execute("SELECT \"unique\", origin FROM pragma_index_list(?) "
-                                  "WHERE name = ?", (table.name, index.name)).fetchone()
-            got = read_index(scratch, index.name, table.name, bool(row[0]), row[1],
-                             scratch.execute("SELECT sql FROM sqlite_master WHERE name = ?",
-                                             (index.name,)).fetchone()[0])
-        except sqlite3.Error as exc:
-            raise profile.error(("indexes", i), f"index {index.name}: {exc}") from None
-        return Index(name=index.name, table=table.name, columns=index.columns,
-                     unique=index.unique, where=index.where, sql=sql,
-                     signature=got.signature)
+    # -- targets ----------------------------------------------------------------------------
+    def display(self, target: str) -> str:
+        """A path, as it is."""
+        return str(target)
 
-    def _normalize_views(self, scratch: sqlite3.Connection, profile: Profile,
-                         actual: State) -> dict[str, View]:
-        declared = {key(v.name) for v in profile.views}
-        if not profile.prune:
-            for k, live in actual.views.items():
-                if k not in declared:
-                    scratch.execute(self.create_view_sql(live))
-        sqls = {}
-        for i, view in enumerate(profile.views):
-            sql = self.create_view_sql(view)
-            try:
-                scratch.execute(sql)
-            except sqlite3.Error as exc:
-                raise profile.error(("views", i, "sql"), f"view {view.name}: {exc}") from None
-            sqls[key(view.name)] = (i, view)
-        names = set(actual.tables) | {key(n) for (n,) in scratch.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'view'")}
-        views = {}
-        for k, (i, view) in sqls.items():
-            try:
-                scratch.execute(render("sqlite", "inspect/probe_view", view=view.name)).fetchall()
-            except sqlite3.Error as exc:
-                raise profile.error(("views", i, "sql"), f"view {view.name}: {exc}") from None
-            stored = scratch.execute("SELECT sql FROM sqlite_master WHERE name = ?",
-                                     (view.name,)).fetchone()[0]
-            select, columns = parse_view_sql(stored)
-            views[k] = with_dependencies(
-                View(view.name, view.sql, view.columns, view_signature(select, columns)), names)
-        return views
+    def files(self, target: str) -> tuple[str, ...]:
+        """The database file and the files SQLite keeps beside it (-wal, -shm, -journal)."""
+        return tuple(str(target) + suffix for suffix in ("", *COMPANIONS))
+
+    # -- runtime (tuner.engines.sqlite.conn, tuner.engines.sqlite.runtime) ----------------
+    pool_type: type = runtime.ConnectionPool
+
+    def connect(self, target: str, profile: Profile | None, **kwargs: Any) -> sqlite3.Connection:
+        """An sqlite3 connection with the profile's connection pragmas applied and read back."""
+        return conn.connect(target, profile, **kwargs)
+
+    def pool(self, target: str, profile: Profile | None, **kwargs: Any) -> runtime.ConnectionPool:
+        """Readers plus one serialized writer, sized by the profile."""
+        return runtime.ConnectionPool(target, profile, **kwargs)
+
+    # -- workload (tuner.engines.sqlite.bench, .advise, .demo) ----------------------------
+    def bench_side(self, target: str, profile: Profile) -> Side:
+        """A read-only connection under the authorizer guard."""
+        return bench.open_side(target, profile)
+
+    def bench_compare(self, target: str, profile: Profile, queries: Iterable[Query], *,
+                      runs: int, warmup: int, batch: int, say: Say, tune: Tune) -> BenchReport:
+        """Two copies (online backup), one tuned by `tune`, timed side by side."""
+        return bench.compare(target, profile, list(queries), runs=runs, warmup=warmup,
+                             batch=batch, say=say, tune=tune)
+
+    def advise(self, profile: Profile, target: str, options: AdviseOptions) -> Advice:
+        """Candidates tried in a schema-only scratch copy with sampled statistics."""
+        return advise.advise(profile, target, options)
+
+    def load_demo(self, target: str, participants: int, *, seed: int = 42,
+                  messages: int | None = None, force: bool = False,
+                  on_progress: Any = None) -> DemoStats:
+        """Write the demo data into a new SQLite file at `target`."""
+        return demo.create_demo_db(target, participants, seed=seed, messages=messages,
+                                   force=force, on_progress=on_progress)
+
+    def prepare_demo(self, req: DemoRequest, progress: Any, say: Say) -> DemoTarget:
+        """A pristine demo file generated once in the work folder, and a fresh copy to tune."""
+        return demo.prepare_demo(req, progress, say)
 
 
 def _needs_vacuum(change: SetSetting) -> bool:
@@ -318,41 +271,3 @@ def _needs_vacuum(change: SetSetting) -> bool:
     if change.setting == "auto_vacuum":
         return "none" in (change.current, change.desired)
     return True
-
-
-def _check_names_free(profile: Profile, actual: State) -> None:
-    """Tables, views and indexes share one namespace in SQLite, and `CREATE VIEW IF NOT EXISTS`
-    silently does nothing when a *table* has the name: a declared name that a live object of
-    another kind keeps (tables always; undeclared views and indexes unless prune drops them)
-    is an error, or the plan would fail at apply or never converge."""
-    taken = {k: ("table", t.name) for k, t in actual.tables.items()}
-    declared = [("index", ("indexes", i, "name"), o.name) for i, o in enumerate(profile.indexes)]
-    declared += [("view", ("views", i, "name"), o.name) for i, o in enumerate(profile.views)]
-    if not profile.prune:
-        kinds = {key(name): kind for kind, _, name in declared}
-        for k, live in actual.indexes.items():
-            if not live.owned_by_engine and kinds.get(k) != "index":
-                taken.setdefault(k, ("index", live.name))
-        for k, view in actual.views.items():
-            if kinds.get(k) != "view":
-                taken.setdefault(k, ("view", view.name))
-    for kind, where, name in declared:
-        if key(name) in taken:
-            other, other_name = taken[key(name)]
-            raise profile.error(where, f"{kind} {name}: the name is taken by the {other} "
-                                       f"{other_name} in the database")
-
-
-def _copy_tables(scratch: sqlite3.Connection, actual: State) -> None:
-    """Create the live tables (definitions only) in the scratch database. Virtual tables go
-    first, since they create their own shadow tables; a module SQLite lacks is skipped."""
-    for table in sorted(actual.tables.values(), key=lambda t: not t.virtual):
-        exists = scratch.execute("SELECT 1 FROM sqlite_master WHERE name = ? COLLATE NOCASE",
-                                 (table.name,)).fetchone()
-        if exists:
-            continue
-        try:
-            scratch.execute(table.sql)
-        except sqlite3.Error:
-            if not table.virtual:
-                raise

@@ -16,16 +16,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from tuner import __version__
-from tuner.backup import default_dir, tag_for
+from tuner.backup import RestoreResult, default_dir, tag_for
 from tuner.engines.sqlite import history as hist
 from tuner.engines.sqlite.backup import prune_backups, take_backup, verify_file
-from tuner.engines.sqlite.engine import SQLiteEngine
 from tuner.engines.sqlite.inspect import database_error, open_readwrite
+from tuner.engines.sqlite.settings import pragma_sql
 from tuner.errors import TunerError
 from tuner.history import HistoryRow, now_utc
 from tuner.render import render
-from tuner.restore import RestoreResult
+from tuner.version import __version__
 
 
 def _pragma(conn: sqlite3.Connection, name: str) -> Any:
@@ -33,7 +32,7 @@ def _pragma(conn: sqlite3.Connection, name: str) -> Any:
 
 
 def _set_journal(conn: sqlite3.Connection, db: str, mode: str) -> None:
-    got = conn.execute(SQLiteEngine().pragma_sql("journal_mode", mode)).fetchone()[0]
+    got = conn.execute(pragma_sql("journal_mode", mode)).fetchone()[0]
     if str(got).lower() != mode:
         raise TunerError(f"{db}: journal_mode reads back {got}, wanted {mode}: another "
                          "connection is open; stop the application and restore again")

@@ -16,21 +16,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tuner.engines.sqlite.conn import ProfileLike, connect, resolve_profile
-from tuner.errors import TunerError
+from tuner.engines.sqlite.conn import connect
+from tuner.errors import PoolClosed, PoolTimeout, TunerError
+from tuner.model import Profile
 
 log = logging.getLogger("tuner.runtime")
 
 #: A connection idle longer than this is checked with a cheap query before it is lent.
 VALIDATE_AFTER = 1.0
-
-
-class PoolTimeout(TunerError):
-    """No connection became free within the pool's timeout."""
-
-
-class PoolClosed(TunerError):
-    """The pool was closed; nothing can be borrowed from it any more."""
 
 
 class _Slot:
@@ -70,10 +63,10 @@ class ConnectionPool:
     `size` counts the readers (opened read-only); there is always one writer on top.
     `size` and `timeout` come from the profile's `runtime.pool`; keyword arguments override."""
 
-    def __init__(self, path: str | Path, profile: ProfileLike = None, *,
+    def __init__(self, path: str | Path, profile: Profile | None = None, *,
                  size: int | None = None, timeout: float | None = None):
         self.path = Path(path)
-        self.profile = resolve_profile(profile)
+        self.profile = profile
         settings = (self.profile.runtime.get("pool", {}) if self.profile else {})
         self.size = int(size if size is not None else settings.get("size", 8))
         self.timeout = float(timeout if timeout is not None else settings.get("timeout", 30))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tuner.backup import Backup, Progress, default_dir
 from tuner.engines.base import StepFailed
@@ -18,10 +18,8 @@ from tuner.engines.sqlite.inspect import database_error, open_readwrite, read_st
 from tuner.errors import TunerError
 from tuner.history import HistoryRow
 from tuner.model import State
-
-if TYPE_CHECKING:
-    from tuner.apply import ApplyOptions
-    from tuner.planfile import FileStep, PlanFile
+from tuner.options import ApplyOptions
+from tuner.planfile import FileStep, PlanFile
 
 
 class SQLiteApplySession:

@@ -11,7 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tuner.model import CONNECTION, PERSISTENT
+from tuner.model import CONNECTION, PERSISTENT, Setting
+from tuner.render import render
+from tuner.values import to_bool as _to_bool
 
 _TRUE = ("1", "on", "true", "yes")
 _FALSE = ("0", "off", "false", "no")
@@ -35,7 +37,7 @@ class Pragma:
     def normalize(self, value: Any) -> Any:
         """Return the canonical value, or raise ValueError with what is accepted."""
         if self.kind == "bool":
-            return _to_bool(value)
+            return _to_bool(value, _TRUE, _FALSE)
         if self.kind == "int":
             if isinstance(value, bool) or not isinstance(value, int):
                 if isinstance(value, str) and value.strip().lstrip("-").isdigit():
@@ -69,20 +71,6 @@ class Pragma:
         if self.kind == "bool":
             return "ON" if value else "OFF"
         return str(value)
-
-
-def _to_bool(value: Any, true: tuple[str, ...] = _TRUE,
-             false: tuple[str, ...] = _FALSE) -> bool:
-    """A boolean from YAML's bool or one of the `true`/`false` spellings (case-insensitive);
-    the PostgreSQL engine passes its own, longer lists."""
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in true:
-        return True
-    if text in false:
-        return False
-    raise ValueError(f"expected a boolean (true/false, on/off, 1/0), got {value!r}")
 
 
 def _p(name: str, scope: str, kind: str, **kw: Any) -> Pragma:
@@ -139,3 +127,25 @@ PERSISTENT_JOURNAL_MODES = ("wal", "delete")
 def persistent_journal_mode(mode: str) -> str:
     """What a connection's journal mode leaves in the file: `wal`, or `delete` for the rest."""
     return "wal" if mode == "wal" else "delete"
+
+
+def split_pragmas(settings: dict[str, Any]) -> tuple[dict[str, Setting], dict[str, Setting]]:
+    """Persistent pragmas are planned; connection pragmas are runtime settings. A journal
+    mode other than wal/delete is both: the file keeps `delete`, the connection the mode."""
+    persistent, runtime = {}, {}
+    for name, value in settings.items():
+        if name == "journal_mode":
+            persistent[name] = Setting(name, persistent_journal_mode(value), PERSISTENT)
+            if value not in ("wal", "delete"):
+                runtime[name] = Setting(name, value, CONNECTION)
+        elif PRAGMAS[name].scope == PERSISTENT:
+            persistent[name] = Setting(name, value, PERSISTENT)
+        else:
+            runtime[name] = Setting(name, value, CONNECTION)
+    return persistent, runtime
+
+
+def pragma_sql(name: str, value: Any) -> str:
+    """`PRAGMA name = value;` for a known pragma and a canonical value."""
+    return render("sqlite", "set_pragma", name=PRAGMAS[name].name,
+                  value=PRAGMAS[name].render(value))

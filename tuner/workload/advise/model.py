@@ -8,10 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from tuner.model import State, key
-from tuner.profile import Query
-from tuner.workload.bench.measure import PlanLine
-from tuner.workload.check import SCAN_THRESHOLD
+from tuner.model import Query, State, key
+from tuner.workload.bench.measure import SCAN_THRESHOLD, PlanLine
 from tuner.workload.shape import Candidate, Shape, TableUse
 
 #: A candidate must cut what its table costs the query by at least this factor.
@@ -150,3 +148,15 @@ def advised_name(cand: Candidate, taken: set[str]) -> str:
     while key(name) in taken:
         name += "_x"
     return name
+
+
+class Workload(Protocol):
+    """What one advise run knows (tuner.workload.advise.search.Workload): the queries by name,
+    their shapes, and the live state."""
+
+    queries: dict[str, Query]
+    shapes: dict[str, Shape]
+    state: State
+
+    def problems(self, plans: dict[str, list[PlanLine]]) -> dict[str, list[dict[str, Any]]]:
+        """The problems of each query under `plans`, for the queries that have any."""

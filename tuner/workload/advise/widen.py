@@ -18,26 +18,22 @@ where it was. The query then counts among those the index serves.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from tuner.model import key
 from tuner.workload.advise.model import (
     COVERING_MIN_ROWS,
     Evaluator,
     Gain,
     Verdict,
+    Workload,
     advised_name,
 )
 from tuner.workload.bench.measure import PlanLine
 from tuner.workload.shape import MAX_COVERING, Candidate, Shape
 
-if TYPE_CHECKING:
-    from tuner.workload.advise import _Workload
-
 Plans = dict[str, list[PlanLine]]
 
 
-def widen(evaluator: Evaluator, work: _Workload, chosen: list[Verdict], live: Plans,
+def widen(evaluator: Evaluator, work: Workload, chosen: list[Verdict], live: Plans,
           taken: set[str]) -> None:
     """Widen the `chosen` indexes (in place, and in the evaluator) where that lets a declared
     query visiting many rows skip the table; `live` holds each query's plan on the live
@@ -52,7 +48,7 @@ def widen(evaluator: Evaluator, work: _Workload, chosen: list[Verdict], live: Pl
                 plans = _try(evaluator, work, verdict, qname, need, plans, live, taken)
 
 
-def _explain_all(evaluator: Evaluator, work: _Workload) -> Plans:
+def _explain_all(evaluator: Evaluator, work: Workload) -> Plans:
     return {q: evaluator.explain(query) for q, query in work.queries.items()}
 
 
@@ -74,7 +70,7 @@ def _reads(shape: Shape, table: str, rowid: str | None) -> set[str] | None:
     return out
 
 
-def _needed(evaluator: Evaluator, work: _Workload, verdict: Verdict, qname: str,
+def _needed(evaluator: Evaluator, work: Workload, verdict: Verdict, qname: str,
             plans: Plans) -> tuple[list[str], float] | None:
     """(the columns to add, the rows visited) when `qname` reads many rows through the
     chosen index without covering and a few more columns would cover it; else None."""
@@ -100,7 +96,7 @@ def _needed(evaluator: Evaluator, work: _Workload, verdict: Verdict, qname: str,
     return (extra, visited) if visited >= COVERING_MIN_ROWS else None
 
 
-def _try(evaluator: Evaluator, work: _Workload, verdict: Verdict, qname: str,
+def _try(evaluator: Evaluator, work: Workload, verdict: Verdict, qname: str,
          need: tuple[list[str], float], plans: Plans, live: Plans, taken: set[str]) -> Plans:
     """Put the wider index in place of the chosen one; keep it if it covers `qname` and no
     plan gets worse, else put the chosen one back. Returns the plans with what is kept."""
@@ -128,7 +124,7 @@ def _line(lines: list[PlanLine], index: str) -> PlanLine:
     return next(ln for ln in lines if ln.index == index)
 
 
-def _no_worse(work: _Workload, qname: str, old: str, new: str, before: Plans,
+def _no_worse(work: Workload, qname: str, old: str, new: str, before: Plans,
               after: Plans) -> bool:
     """`qname` now covered by index `new`, and no plan worse than with index `old`: no more
     problems, and each query that used `old` uses `new`, covering where it was."""
@@ -156,7 +152,7 @@ def _adopt(verdict: Verdict, wide: Candidate, name: str, shown: str, after: Plan
     verdict.cand, verdict.name, verdict.shown = wide, name, shown
 
 
-def _before(work: _Workload, qname: str, table: str, live: Plans) -> str:
+def _before(work: Workload, qname: str, table: str, live: Plans) -> str:
     """How `qname` read `table` on the live database."""
     names = work.shapes[qname].names
     return next((ln.detail for ln in live[qname] if ln.table

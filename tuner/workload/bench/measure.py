@@ -16,8 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from tuner.errors import TunerError
-from tuner.model import State, Table, key
-from tuner.profile import Profile, Query
+from tuner.model import Profile, Query, State, Table, key
+
+#: A SCAN of a table with at least this many rows (estimated) is a regression (tuner check,
+#: tuner advise).
+SCAN_THRESHOLD = 10_000
 
 
 @dataclass(frozen=True)

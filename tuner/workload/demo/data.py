@@ -1,4 +1,4 @@
-"""Owns the demo database: a deterministic, skewed, deliberately untuned SQLite file.
+"""Owns the demo data: a deterministic, skewed, deliberately untuned bot database.
 
 It models the database of a Telegram bot that runs group events (users, events,
 participants, messages) in the schema the original scripts used. Event sizes are
@@ -8,24 +8,20 @@ journal, default page size, no secondary indexes, no sqlite_stat1. Nothing is pr
 progress goes to an optional callback.
 
 The rows come from one generator (`demo_data(...).tables()`) that every engine's loader
-consumes: this module writes them to SQLite, tuner.engines.postgres.demo COPYs them into
-PostgreSQL, so the same parameters give the same rows in both.
+consumes: tuner.engines.sqlite.demo writes them to an SQLite file, tuner.engines.postgres.demo
+COPYs them into PostgreSQL, so the same parameters give the same rows in both. What `tuner demo`
+asks of an engine (DemoRequest) and gets back (DemoTarget) are here too.
 """
 
 from __future__ import annotations
 
-import os
 import random
-import sqlite3
-import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import accumulate, islice, repeat
+from pathlib import Path
 
-from tuner.engines import engine_name_for_target
-from tuner.engines.sqlite.inspect import COMPANIONS
-from tuner.errors import DatabaseError, TunerError
-from tuner.render import render
+from tuner.errors import TunerError
 
 EPOCH = 1_700_000_000  # fixed "now" so that output never depends on the clock
 DAY = 86_400
@@ -71,6 +67,8 @@ PHRASES = ("hi all", "see you there", "count me in", "running late", "is it stil
 Progress = Callable[[str, int, int], None]
 EventRow = tuple[int, str, int, int, str, str, str]
 Row = tuple[object, ...]
+#: `say(text)`: a line of progress for the person waiting.
+Say = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -140,23 +138,6 @@ def chunked(table: str, rows: Iterable[Row], total: int,
         on_progress(table, 0, total)
 
 
-def demo_loader(target: str) -> Callable[..., DemoStats]:
-    """The demo builder for a target: create_demo_db for an SQLite file path,
-    tuner.engines.postgres.demo.load_demo for a postgresql:// URL. Both take
-    (target, participants, *, seed, messages, force, on_progress) and return DemoStats."""
-    return LOADERS[engine_name_for_target(target)]()
-
-
-def _postgresql_loader() -> Callable[..., DemoStats]:
-    from tuner.engines.postgres.demo import load_demo  # imports psycopg: only when asked for
-
-    return load_demo
-
-
-LOADERS: dict[str, Callable[[], Callable[..., DemoStats]]] = {
-    "sqlite": lambda: create_demo_db, "postgresql": _postgresql_loader}
-
-
 @dataclass(frozen=True)
 class DemoStats:
     """What `create_demo_db` built: the file, rows inserted per table, and wall time."""
@@ -174,67 +155,6 @@ class DemoStats:
     def rows_per_second(self) -> float:
         """Insert throughput over the whole build (0.0 if the build took no measurable time)."""
         return self.total_rows / self.seconds if self.seconds > 0 else 0.0
-
-
-def create_demo_db(path: str | os.PathLike[str], participants: int = 100_000, *, seed: int = 42,
-                   messages: int | None = None, force: bool = False,
-                   on_progress: Progress | None = None) -> DemoStats:
-    """Build the demo database at `path` and return what was inserted.
-
-    `participants` rows are spread over heavy-tailed events; `messages` defaults to the same
-    count. The same (participants, seed, messages) always gives the same content. An existing
-    path is refused unless `force` is true; the parent directory must already exist.
-    """
-    target = os.fspath(path)
-    data = demo_data(participants, seed=seed, messages=messages)
-    _prepare_path(target, force)
-    start = time.perf_counter()
-    try:
-        con = sqlite3.connect(target, isolation_level=None)
-        try:
-            con.execute("PRAGMA synchronous=OFF")  # build connection only; not persisted
-            con.execute("PRAGMA cache_size=-65536")
-            con.executescript(SCHEMA)
-            for table, rows in data.tables():
-                _insert(con, table, rows, data.rows[table], on_progress)
-        finally:
-            con.close()
-    except BaseException as exc:
-        _remove(target)
-        if isinstance(exc, sqlite3.Error):
-            raise DatabaseError(target, f"cannot build demo database: {exc}") from exc
-        raise
-    return DemoStats(target, data.rows, time.perf_counter() - start)
-
-
-def _prepare_path(target: str, force: bool) -> None:
-    """Refuse an existing database (or a stray companion) unless forced, then clear it."""
-    parent = os.path.dirname(os.path.abspath(target))
-    if not os.path.isdir(parent):
-        raise DatabaseError(target, f"parent directory {parent} does not exist")
-    for p in filter(os.path.lexists, (target, *(target + s for s in COMPANIONS))):
-        if not force:
-            raise DatabaseError(p, "already exists; pass --force to replace it")
-        if os.path.isdir(p) and not os.path.islink(p):
-            raise DatabaseError(p, "is a directory; refusing to replace it")
-    if force:
-        _remove(target)
-
-
-def _remove(target: str) -> None:
-    for p in (target, *(target + s for s in COMPANIONS)):
-        if os.path.lexists(p) and not (os.path.isdir(p) and not os.path.islink(p)):
-            os.remove(p)
-
-
-def _insert(con: sqlite3.Connection, table: str, rows: Iterable[Row], total: int,
-            on_progress: Progress | None) -> None:
-    """Insert `rows` in one transaction, in chunks, reporting progress after each chunk."""
-    insert = render("sqlite", "runtime/insert", table=table, columns=COLUMNS[table])
-    con.execute("BEGIN")
-    for chunk in chunked(table, rows, total, on_progress):
-        con.executemany(insert, chunk)
-    con.execute("COMMIT")
 
 
 def _event_sizes(rnd: random.Random, n: int, n_events: int, cap: int) -> list[int]:
@@ -330,3 +250,25 @@ def _messages(rnd: random.Random, n: int, sizes: list[int], events: list[EventRo
             pool = members[eid - 1]
             uid = pool[int(rnd.random() * len(pool))] if pool else events[eid - 1][2]
             yield eid, uid, text, start + span * j // n + int(rnd.random() * 3600)
+
+
+@dataclass(frozen=True)
+class DemoTarget:
+    """Where a demo runs: `work` is tuned, `untuned` is what the comparison clones (the same
+    database on PostgreSQL, measured before the apply), `profile` the bundled profile."""
+
+    work: str
+    untuned: str
+    profile: Path
+    described: str
+
+
+@dataclass(frozen=True)
+class DemoRequest:
+    """The `tuner demo` options that say what to build."""
+
+    folder: Path
+    db: str | None
+    participants: int
+    seed: int
+    force: bool
