@@ -123,3 +123,56 @@ def pg_hypopg_url(pg_url: str, hypopg_available: bool) -> str:
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("CREATE EXTENSION hypopg")
     return pg_url
+
+
+def _auto_conf_value(conn, name: str) -> str | None:
+    """`name`'s line in postgresql.auto.conf (what ALTER SYSTEM wrote), or None."""
+    row = conn.execute("SELECT setting FROM pg_file_settings WHERE name = %s AND sourcefile "
+                       "LIKE '%%postgresql.auto.conf' ORDER BY seqno DESC LIMIT 1",
+                       [name]).fetchone()
+    return row[0] if row else None
+
+
+def _wait_pending(url: str, name: str) -> None:
+    """Until new sessions see `name` as pending restart (the postmaster reloads on SIGHUP
+    asynchronously)."""
+    import time
+
+    import psycopg
+
+    for _ in range(100):
+        with psycopg.connect(url) as conn:
+            if conn.execute("SELECT pending_restart FROM pg_settings WHERE name = %s",
+                            [name]).fetchone()[0]:
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"{name} did not become pending restart after pg_reload_conf()")
+
+
+@pytest.fixture
+def pending_shared_buffers(pg_admin_url: str) -> Iterator[str]:
+    """shared_buffers written with ALTER SYSTEM but waiting for a restart (what `tuner apply
+    --server-settings` of the bundled profile leaves behind), as on a server where someone ran
+    it before the tests. Yields the written value; restores the prior line of
+    postgresql.auto.conf (or its absence) and reloads, however the test ends."""
+    import psycopg
+    from psycopg import sql
+
+    name = "shared_buffers"
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        before = _auto_conf_value(conn, name)
+        running = conn.execute("SELECT current_setting('shared_buffers')").fetchone()[0]
+        value = "130MB" if running == "129MB" else "129MB"
+        try:
+            conn.execute(sql.SQL("ALTER SYSTEM SET {} = {}").format(
+                sql.Identifier(name), sql.Literal(value)))
+            conn.execute("SELECT pg_reload_conf()")
+            _wait_pending(pg_admin_url, name)
+            yield value
+        finally:
+            if before is None:
+                conn.execute(sql.SQL("ALTER SYSTEM RESET {}").format(sql.Identifier(name)))
+            else:
+                conn.execute(sql.SQL("ALTER SYSTEM SET {} = {}").format(
+                    sql.Identifier(name), sql.Literal(before)))
+            conn.execute("SELECT pg_reload_conf()")

@@ -243,9 +243,12 @@ def check_text(report: Any, db: str) -> str:
     """`tuner check` for people: the verdict, then what drifted and which queries scan."""
     pending = [f"  {p['setting']}: {p['value']} is written ({p['source']}), the server still "
                f"runs with {p['running']} until it reloads or restarts" for p in report.pending]
+    elsewhere = ([f"Also pending on the server, not in this profile (left alone): "
+                  f"{', '.join(report.pending_elsewhere)}"] if report.pending_elsewhere else [])
     if report.healthy:
         text = f"OK: {db} matches the profile and no declared query scans a large table."
-        return "\n".join([text, "Pending (not drift):", *pending]) if pending else text
+        return "\n".join([text, *(["Pending (not drift):", *pending] if pending else []),
+                          *elsewhere])
     lines = [f"FAIL: {db}"]
     if report.drift:
         lines.append(f"Drift ({len(report.drift)} step(s) to apply; see `tuner plan`):")
@@ -257,7 +260,7 @@ def check_text(report: Any, db: str) -> str:
                   for s in report.scans]
     if pending:
         lines += ["Pending (not drift):", *pending]
-    return "\n".join(lines)
+    return "\n".join(lines + elsewhere)
 
 
 def advise_text(advice: Any, db: str) -> str:

@@ -162,8 +162,11 @@ class PostgresEngine:
             steps.append(StepSpec("reload", "configuration", (render(self.name, "reload_conf"),),
                                   "make the ALTER SYSTEM settings above take effect (sighup)",
                                   transactional=False))
+        declared = {name.lower() for name in profile.settings}
         for name, s in sorted(actual.settings.items()):
-            if s.running is not None and s.running != s.value:
+            # Only what the profile declares: another setting pending on a shared server is
+            # someone else's business, not this plan's.
+            if name in declared and s.running is not None and s.running != s.value:
                 what = ("pending restart" if self._guc(name).apply_by == "restart"
                         else "pending reload")
                 warnings.append(f"{what}: {name} is {_show(s.value)} in {s.source}, but the "
