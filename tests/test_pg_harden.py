@@ -145,8 +145,8 @@ def test_alter_system_denied_to_a_non_superuser(capsys: pytest.CaptureFixture[st
     assert "setting log_autovacuum_min_duration: ALTER SYSTEM needs superuser" in r.out
     assert "setting work_mem: ALTER DATABASE SET needs the database's owner" in r.out
 
-    r = run(capsys, "apply", profile, "--db", app_role, "--yes", "--backup-dir",
-            tmp_path / "b")
+    r = run(capsys, "apply", profile, "--db", app_role, "--yes", "--server-settings",
+            "--backup-dir", tmp_path / "b")
     assert_error_last(r, "(set_setting log_autovacuum_min_duration) failed",
                       'permission denied to set parameter "log_autovacuum_min_duration"',
                       "GRANT ALTER SYSTEM ON PARAMETER log_autovacuum_min_duration",

@@ -56,6 +56,13 @@ class ApplyOptions:
     #: `schema` or `full`, for engines whose backup can leave the data out (PostgreSQL: a
     #: schema-only dump, or pg_dump -Fc); SQLite always copies the whole file.
     backup_mode: str = "schema"
+    #: Also run the steps that change the whole server (PostgreSQL: ALTER SYSTEM and its
+    #: reload); without it they are skipped, and said so (`--server-settings`).
+    server_settings: bool = False
+
+    def runs(self, step: FileStep) -> bool:
+        """True when this apply runs `step` (a server-wide one only with server_settings)."""
+        return self.server_settings or not step.server_wide
 
 
 @dataclass
@@ -70,6 +77,8 @@ class ApplyResult:
     seconds: float = 0.0
     pruned: list[Path] = field(default_factory=list)
     planned: list[int] = field(default_factory=list)
+    #: Server-wide steps of the plan left out (no --server-settings).
+    skipped: list[FileStep] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """The machine-readable summary."""
@@ -81,6 +90,8 @@ class ApplyResult:
                        "seconds": round(t, 4)} for s, t in self.steps],
             "seconds": round(self.seconds, 3),
             "pruned_backups": [str(p) for p in self.pruned],
+            "skipped_server_wide": [{"number": s.number, "kind": s.kind, "object": s.object}
+                                    for s in self.skipped],
         }
 
 
@@ -166,9 +177,10 @@ def apply_in_session(plan: PlanFile, session: ApplySession, options: ApplyOption
                      on_event: Callable[[Event], None] | None = None) -> ApplyResult:
     """The engine-neutral apply, on an open session (the caller closes it)."""
     emit = on_event or (lambda event: None)
-    steps = plan.steps()
+    steps = [s for s in plan.steps() if options.runs(s)]
     result = ApplyResult(status="no_changes", plan_hash=plan.plan_hash,
-                         planned=[s.number for s in steps])
+                         planned=[s.number for s in steps],
+                         skipped=[s for s in plan.steps() if not options.runs(s)])
     started = time.perf_counter()
     check_fresh(plan, session.read_state())
     if not steps:
@@ -178,7 +190,8 @@ def apply_in_session(plan: PlanFile, session: ApplySession, options: ApplyOption
                                                           options, emit)
     _run(session, plan, steps, result, emit)
     emit(Event("readback"))
-    problems = readback_problems(plan.manifest, session.read_state())
+    problems = readback_problems(plan.manifest, session.read_state(),
+                                 {s.object for s in result.skipped})
     if problems:
         raise _fail(session, result, "read-back after apply: " + "; ".join(problems), None,
                     None)
@@ -299,13 +312,15 @@ def _steps(numbers: list[int], what: str) -> str:
     return f"steps {', '.join(str(n) for n in numbers)} were {what}"
 
 
-def readback_problems(manifest: dict[str, Any], state: State) -> list[str]:
-    """Everything in the database that does not match the plan's desired state."""
+def readback_problems(manifest: dict[str, Any], state: State,
+                      skipped: set[str] | frozenset[str] = frozenset()) -> list[str]:
+    """Everything in the database that does not match the plan's desired state, but for the
+    settings whose steps were `skipped`."""
     desired = manifest.get("desired", {})
     problems = []
     for name, want in desired.get("settings", {}).items():
         have = state.settings.get(name)
-        if have is None or have.value != want:
+        if name not in skipped and (have is None or have.value != want):
             problems.append(f"pragma {name} reads back {have.value if have else None}, "
                             f"wanted {want}")
     for kind, live in (("indexes", state.indexes), ("views", state.views)):

@@ -28,6 +28,7 @@ from tuner.cli_common import (
     out,
     profile_argument,
     refuse_overwriting_db,
+    server_settings_option,
     write_atomic,
 )
 from tuner.cli_workload import COMMANDS as WORKLOAD_COMMANDS
@@ -40,6 +41,7 @@ from tuner.report import (
     history_text,
     plan_json,
     plan_text,
+    skipped_text,
     state_as_profile,
 )
 
@@ -220,16 +222,19 @@ def progress_printer() -> Any:
               help="PostgreSQL: `schema` dumps the schema (pg_dump --schema-only) with a "
                    "settings snapshot and a rollback script; `full` dumps the data too "
                    "(pg_dump -Fc). SQLite always copies the whole file.")
+@server_settings_option
 @busy_option
 @verify_option
 @format_option("text", "json", default="text")
 def apply_cmd(profile: str | None, db: str, plan_path: str | None, yes: bool,
               backup_dir: str | None, keep: int, no_backup: bool, backup_mode: str,
-              busy_timeout: int, verify: str, fmt: str) -> None:
+              server_settings: bool, busy_timeout: int, verify: str, fmt: str) -> None:
     """Apply PROFILE (or a saved --plan) to the database: verified backup, then the plan's
     transactional DDL all or nothing, then settings and statistics, recorded in history.
 
-    Shows the plan and asks first, unless --yes; with no terminal it refuses without --yes."""
+    Shows the plan and asks first, unless --yes; with no terminal it refuses without --yes.
+    Steps that change the whole server (PostgreSQL: ALTER SYSTEM) are skipped, and said so,
+    unless --server-settings."""
     if bool(profile) == bool(plan_path):
         raise click.UsageError("give either PROFILE or --plan FILE")
     if plan_path:
@@ -254,10 +259,14 @@ def apply_cmd(profile: str | None, db: str, plan_path: str | None, yes: bool,
         out(review)
     else:
         note(review)
-    confirm(f"Apply {len(steps)} steps to {db}?", yes)
     options = ApplyOptions(backup_dir=Path(backup_dir) if backup_dir else None, keep=keep,
                            no_backup=no_backup, busy_timeout_ms=busy_timeout, verify=verify,
-                           backup_mode=backup_mode)
+                           backup_mode=backup_mode, server_settings=server_settings)
+    running = [s for s in steps if options.runs(s)]
+    if running and not yes:
+        if len(running) < len(steps):  # said before the question; the summary says it again
+            note(skipped_text([s for s in steps if not options.runs(s)]), nl=False)
+        confirm(f"Apply {len(running)} steps to {db}?", yes)
     result = apply_plan_file(plan, db, options, progress_printer())
     emit(fmt, result.as_dict(), apply_summary(result))
 

@@ -52,6 +52,8 @@ class Step:
     phase: int
     rows: int | None = None
     change: Change | None = field(default=None, compare=False, repr=False)
+    #: Changes the whole server (see StepSpec.server_wide): apply needs --server-settings.
+    server_wide: bool = False
 
     @property
     def symbol(self) -> str:
@@ -63,7 +65,8 @@ class Step:
         return {"number": self.number, "kind": self.kind, "object": self.object,
                 "sql": "\n".join(self.sql), "reason": self.reason,
                 "transactional": self.transactional, "destructive": self.destructive,
-                "phase": self.phase, "rows_estimate": self.rows}
+                "phase": self.phase, "rows_estimate": self.rows,
+                "server_wide": self.server_wide}
 
 
 @dataclass(frozen=True)
@@ -231,7 +234,7 @@ def build_plan(changes: list[Change], actual: State, desired: State, profile: Pr
     steps = tuple(
         Step(number=n, kind=spec.kind, object=spec.object, sql=spec.sql, reason=spec.reason,
              transactional=spec.transactional, destructive=spec.destructive, phase=phase,
-             rows=rows, change=change)
+             rows=rows, change=change, server_wide=spec.server_wide)
         for n, (phase, spec, change, rows) in enumerate(sorted(specs, key=_run_order), start=1)
     )
     persistent, runtime = engine.split_settings(profile.settings)

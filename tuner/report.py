@@ -14,9 +14,10 @@ from tuner.apply import ApplyResult
 from tuner.history import HistoryRow
 from tuner.model import Index, State
 from tuner.plan import PHASES, SYMBOLS, Plan, Step
-from tuner.planfile import PlanFile, body_hash, render_body
+from tuner.planfile import FileStep, PlanFile, body_hash, render_body
 
 COLORS = {"+": "green", "-": "red", "~": "yellow", "!": "cyan", "*": "blue"}
+SERVER_WIDE = "[server-wide]"
 LABELS = {"create_index": "index", "replace_index": "index", "drop_index": "index",
           "create_view": "view", "replace_view": "view", "drop_view": "view",
           "restore_trigger": "trigger", "set_setting": "setting", "set_pragma": "setting",
@@ -44,7 +45,31 @@ def _step_line(step: Step) -> str:
         what += f"  (~{step.rows:,} rows)"
     if step.destructive:
         what += click.style("  [destructive]", fg="red")
+    if step.server_wide:
+        what += click.style(f"  {SERVER_WIDE}", fg="magenta")
     return f"  {sym} {what}\n      {step.reason}"
+
+
+def server_wide_note(steps: list[Step]) -> list[str]:
+    """What a plan says under its summary when some steps change the whole server."""
+    numbers = [s.number for s in steps if s.server_wide]
+    if not numbers:
+        return []
+    one = len(numbers) == 1
+    which = (f"step {numbers[0]} changes" if one else
+             f"steps {', '.join(map(str, numbers))} change")
+    return [f"{SERVER_WIDE} {which} the whole server, every database on it, not just this "
+            f"one: `tuner apply` skips {'it' if one else 'them'} unless given "
+            "--server-settings."]
+
+
+def skipped_text(steps: list[FileStep]) -> str:
+    """What apply says of the server-wide steps it leaves out (no --server-settings)."""
+    listed = "; ".join(f"step {s.number} {s.kind} {s.object}" for s in steps)
+    one = len(steps) == 1
+    return (f"Skipped {len(steps)} server-wide step{'' if one else 's'} (changing the whole "
+            f"server, every database on it): {listed}. Apply again with --server-settings "
+            f"to include {'it' if one else 'them'}.\n")
 
 
 def plan_text(plan: Plan) -> str:
@@ -61,6 +86,7 @@ def plan_text(plan: Plan) -> str:
             out.append("")
     if not plan.empty:
         out.append(click.style(plan_summary_line(plan), bold=True))
+        out += server_wide_note(list(plan.steps))
     if plan.runtime:
         out += ["", plan.runtime_note or "Runtime settings (per connection, applied by "
                     "tuner.runtime on every connection; never planned, never drift):"]
@@ -210,15 +236,19 @@ def file_steps_text(plan: PlanFile) -> str:
              f"{plan.manifest.get('created')}):"]
     for step in plan.steps():
         sym = click.style(SYMBOLS.get(step.kind, "*"), bold=True)
-        lines.append(f"  {sym} {step.kind} {step.object}\n      {step.reason}")
+        wide = f"  {SERVER_WIDE}" if step.server_wide else ""
+        lines.append(f"  {sym} {step.kind} {step.object}{wide}\n      {step.reason}")
     return "\n".join(lines) + "\n"
 
 
 def apply_summary(result: ApplyResult) -> str:
-    """One paragraph on what an apply did."""
+    """One paragraph on what an apply did, and the steps it skipped."""
+    skipped = skipped_text(result.skipped) if result.skipped else ""
+    if result.status == "no_changes":
+        return "Nothing applied; no backup taken.\n" + skipped
     text = f"Applied {len(result.steps)} steps in {result.seconds:.2f} s"
     text += f"; backup: {result.backup.path}" if result.backup else "; no backup (--no-backup)"
-    return text + f"; history id {result.history_id}.\n"
+    return text + f"; history id {result.history_id}.\n" + skipped
 
 
 def history_text(records: list[HistoryRow]) -> str:
@@ -252,7 +282,9 @@ def check_text(report: Any, db: str) -> str:
     lines = [f"FAIL: {db}"]
     if report.drift:
         lines.append(f"Drift ({len(report.drift)} step(s) to apply; see `tuner plan`):")
-        lines += [f"  {d['kind']} {d['object']}: {d['reason']}" for d in report.drift]
+        lines += [f"  {d['kind']} {d['object']}"
+                  f"{' ' + SERVER_WIDE if d.get('server_wide') else ''}: {d['reason']}"
+                  for d in report.drift]
     if report.scans:
         lines.append("Queries scanning a large table:")
         lines += [f"  {s['query']}: SCAN {s['table']} (~{s['rows']:,} rows)"

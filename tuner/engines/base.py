@@ -33,6 +33,9 @@ class StepSpec:
     reason: str
     transactional: bool
     destructive: bool = False
+    #: It changes the whole server, not just this database (PostgreSQL's ALTER SYSTEM and the
+    #: reload after it): apply runs it only when asked to (`--server-settings`).
+    server_wide: bool = False
 
 
 class StepFailed(Exception):

@@ -157,11 +157,12 @@ class PostgresEngine:
                     reload_needed = True
                     reason = (f"{c.setting}: {before} -> {after} (context {guc.context}: "
                               "ALTER SYSTEM, then a configuration reload)")
-            steps.append(StepSpec("set_setting", c.setting, (sql,), reason, transactional=False))
+            steps.append(StepSpec("set_setting", c.setting, (sql,), reason, transactional=False,
+                                  server_wide=guc.apply_by != "database"))
         if reload_needed:
             steps.append(StepSpec("reload", "configuration", (render(self.name, "reload_conf"),),
                                   "make the ALTER SYSTEM settings above take effect (sighup)",
-                                  transactional=False))
+                                  transactional=False, server_wide=True))
         declared = {name.lower() for name in profile.settings}
         for name, s in sorted(actual.settings.items()):
             # Only what the profile declares: another setting pending on a shared server is

@@ -104,7 +104,8 @@ class PostgresApplySession:
         try:
             return postgres_backup.take_backup(self.conn, self.url, plan, folder,
                                                self.options.backup_mode, on_locked,
-                                               self.options.busy_timeout_ms)
+                                               self.options.busy_timeout_ms,
+                                               runs=self.options.runs)
         except driver().Error as exc:
             raise DatabaseError(self.where, f"cannot read what the backup needs: "
                                 f"{first_line(exc)}; nothing was changed") from None

@@ -86,14 +86,16 @@ def backup_label(conn: psycopg.Connection) -> str:
 
 
 def take_backup(conn: psycopg.Connection, url: str, plan: PlanFile, folder: Path, mode: str,
-                on_locked: Callable[[], None], lock_wait_ms: int = 0) -> Backup:
+                on_locked: Callable[[], None], lock_wait_ms: int = 0,
+                runs: Callable[[FileStep], bool] = lambda step: True) -> Backup:
     """pg_dump, settings.json and rollback.sql into a new owner-only folder under `folder`.
     Nothing is left behind on failure; `on_locked` runs after pg_dump is found usable.
-    pg_dump gives up after `lock_wait_ms` waiting for a table lock (0: waits forever)."""
+    pg_dump gives up after `lock_wait_ms` waiting for a table lock (0: waits forever).
+    Settings and rollback cover the steps this apply `runs` (server-wide ones may not)."""
     started = time.perf_counter()
     pg_dump = pg_dump_path(conn)
     on_locked()
-    snapshot = read_snapshot(conn, plan, mode)
+    snapshot = read_snapshot(conn, plan, mode, [s for s in plan.steps() if runs(s)])
     prepare_dir(folder)
     label = backup_label(conn)
     _remove_leftovers(folder, label)
@@ -184,11 +186,10 @@ def _write(path: Path, text: str) -> None:
 
 
 # -- what the plan touches, as it is now ----------------------------------------------------
-def touched_settings(plan: PlanFile, steps: list[FileStep]) -> list[str]:
-    """The settings a plan sets: its desired settings and its set_setting steps."""
-    names = set(plan.manifest.get("desired", {}).get("settings", {}))
-    names |= {s.object for s in steps if s.kind == "set_setting"}
-    return sorted(names)
+def touched_settings(steps: list[FileStep]) -> list[str]:
+    """The settings the apply changes: those of its set_setting steps (a setting the plan
+    merely declares, already as wanted, is not touched, and not rolled back)."""
+    return sorted({s.object for s in steps if s.kind == "set_setting"})
 
 
 def touched_objects(steps: list[FileStep]) -> list[tuple[str, str]]:
@@ -203,10 +204,11 @@ def touched_objects(steps: list[FileStep]) -> list[tuple[str, str]]:
     return seen
 
 
-def read_snapshot(conn: psycopg.Connection, plan: PlanFile, mode: str) -> dict[str, Any]:
-    """settings.json: the touched settings and objects as they are before the apply."""
-    steps = plan.steps()
-    names = touched_settings(plan, steps)
+def read_snapshot(conn: psycopg.Connection, plan: PlanFile, mode: str,
+                  steps: list[FileStep]) -> dict[str, Any]:
+    """settings.json: what the apply's `steps` touch, settings and objects, as it is before
+    the apply."""
+    names = touched_settings(steps)
     database = conn.info.dbname
     return {"format": 1, "database": database, "server_version": conn.info.server_version,
             "taken_at": now_utc(), "plan_sha256": plan.plan_hash, "backup_mode": mode,

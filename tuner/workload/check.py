@@ -90,8 +90,8 @@ def check(profile: Profile, db: str, threshold: int = SCAN_THRESHOLD) -> CheckRe
     """Compare the database with the profile and EXPLAIN every declared query."""
     report = CheckReport()
     plan = make_plan(profile, db)
-    report.drift = [{"kind": s.kind, "object": s.object, "reason": s.reason}
-                    for s in plan.steps]
+    report.drift = [{"kind": s.kind, "object": s.object, "reason": s.reason,
+                     "server_wide": s.server_wide} for s in plan.steps]
     state = engine_for(db).inspect(db)
     report.pending, report.pending_elsewhere = split_pending(state, profile.settings)
     side = open_side(db, profile)
