@@ -281,7 +281,7 @@ def history_cmd(db: str, fmt: str) -> None:
 
 
 @cli.command("restore", context_settings=CONTEXT)
-@click.argument("backup", type=click.Path(dir_okay=False))
+@click.argument("backup", type=click.Path())
 @db_option
 @yes_option
 @backup_dir_option
@@ -295,8 +295,11 @@ def restore_cmd(backup: str, db: str, yes: bool, backup_dir: str | None, keep: i
 
     Verifies the backup, takes a safety backup of the current database, copies the backup
     back (WAL-safe), restores its journal mode and page size, and keeps the history."""
-    from tuner.restore import restore_backup
+    from tuner.restore import restore_backup, restore_refusal
 
+    refusal = restore_refusal(Path(backup), db)
+    if refusal:
+        raise TunerError(refusal)
     note(f"Restoring {backup} over {db} replaces the whole database: every write made since "
          "the backup was taken will be lost. A safety backup of the current database is "
          "taken first.")

@@ -192,6 +192,10 @@ class Engine(Protocol):
     def read_history(self, target: str) -> list[HistoryRow]:
         """The recorded applies and restores of `target`, oldest first, read-only."""
 
+    def restore_refusal(self, backup: Path, target: str) -> str | None:
+        """Why `backup` cannot be restored onto `target` at all, in one line saying what it is
+        and what to do instead, or None to go on: asked before any warning or question."""
+
     def restore_backup(self, backup: Path, target: str, *, backup_dir: Path | None,
                        keep: int, verify: str, busy_timeout_ms: int) -> RestoreResult:
         """Put `backup` back in place of `target`, or say how, if the engine cannot."""

@@ -334,13 +334,17 @@ class PostgresEngine:
 
         return read_history(target)
 
+    def restore_refusal(self, backup: Path, target: str) -> str | None:
+        """Always: a PostgreSQL backup is undone with its rollback script (or pg_restore),
+        which the message names with the folder's real paths."""
+        from tuner.engines.postgres_backup import how_to_undo
+
+        return how_to_undo(backup, target)
+
     def restore_backup(self, backup: Path, target: str, *, backup_dir: Path | None,
                        keep: int, verify: str, busy_timeout_ms: int) -> RestoreResult:
-        """Refuse, saying how: a PostgreSQL backup is undone with its rollback script."""
-        raise EngineError(f"{backup}: tuner restore does not run PostgreSQL backups; undo the "
-                          f"apply with its rollback script: psql -v ON_ERROR_STOP=1 -f "
-                          f"{backup}/rollback.sql '<URL>' (a full backup's database.dump "
-                          "restores with pg_restore)")
+        """Refuse, saying how (restore_refusal)."""
+        raise EngineError(self.restore_refusal(backup, target) or "")
 
 
 def _show(value: Any) -> str:

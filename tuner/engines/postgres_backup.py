@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from tuner.backup import Backup, backup_name, fsync_dir, is_backup_of, prepare_dir
-from tuner.engines.postgres_conn import driver
+from tuner.engines.postgres_conn import driver, redact
+from tuner.engines.postgres_settings import guc_from_row, render_value
 from tuner.errors import BackupError
 from tuner.history import now_utc
 from tuner.render import render
@@ -43,6 +44,8 @@ PARTIAL = ".partial"
 SCOPES = {"user": "database", "superuser": "database", "backend": "database",
           "superuser-backend": "database", "sighup": "system", "postmaster": "system"}
 DUMP_COMPLETE = "-- PostgreSQL database dump complete"
+#: What a backup folder holds: always rollback.sql and settings.json, and one of the dumps.
+FOLDER_FILES = ("rollback.sql", "settings.json", "schema.sql", "database.dump")
 
 
 def pg_dump_path(conn: psycopg.Connection) -> str:
@@ -235,11 +238,12 @@ def _settings(conn: psycopg.Connection, names: list[str]) -> list[dict[str, Any]
             out.append({"name": name, "scope": None, "why": "not a setting this server knows"})
             continue
         scope = SCOPES.get(row["context"])
-        unit = row["unit"] or ""
+        # pg_settings gives base units (524288 of 8kB): show what a person writes, `4GB`.
+        was = render_value(guc_from_row(row).from_server(row["setting"]))
         row.update(name=name, scope=scope, database_value=database.get(name),
                    system_readable=system is not None,
                    system_value=None if system is None else system.get(name),
-                   was=f"{row['setting']}{unit} (source: {row['source']})")
+                   was=f"{was} (source: {row['source']})")
         if scope is None:
             row["why"] = f"context {row['context']}: tuner does not change it"
         out.append(row)
@@ -277,3 +281,26 @@ def rollback_script(snapshot: dict[str, Any]) -> str:
                   settings=snapshot["settings"], objects=snapshot["objects"],
                   reload=any(s.get("scope") == "system" for s in snapshot["settings"]))
 
+
+
+# -- what to do with a backup instead of `tuner restore` --------------------------------------
+def how_to_undo(backup: Path, target: str) -> str:
+    """Why `tuner restore` refuses `backup` for the database at `target`, and what to run
+    instead: the backup folder's own rollback.sql with psql, or its dump with pg_restore."""
+    url = redact(target)
+    folder = backup if backup.is_dir() else (backup.parent if backup.name in FOLDER_FILES
+                                             else None)
+    if folder is None or not (folder / "rollback.sql").is_file():
+        return (f"{backup} is not a tuner PostgreSQL backup (a folder holding rollback.sql and "
+                "settings.json), and tuner restore does not run PostgreSQL backups anyway: "
+                "undo an apply with its backup folder's rollback script, psql -v "
+                f"ON_ERROR_STOP=1 -f <backup folder>/rollback.sql '{url}'; nothing was changed")
+    what = (f"{backup} is a PostgreSQL backup folder" if folder == backup else
+            f"{backup} is part of the PostgreSQL backup folder {folder}")
+    text = (f"{what}, and tuner restore does not run PostgreSQL backups; nothing was changed. "
+            "Undo that apply's settings, indexes and views with its rollback script: psql -v "
+            f"ON_ERROR_STOP=1 -f {folder / 'rollback.sql'} '{url}'")
+    if (folder / "database.dump").is_file():
+        text += ("; or bring back the whole database, data included, as it was at the "
+                 f"backup: pg_restore --clean --if-exists -d '{url}' {folder / 'database.dump'}")
+    return text

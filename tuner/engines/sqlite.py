@@ -181,6 +181,17 @@ class SQLiteEngine:
         finally:
             conn.close()
 
+    def restore_refusal(self, backup: Path, target: str) -> str | None:
+        """A folder is no SQLite backup (tuner's are single .db files): say what it is."""
+        if not backup.is_dir():
+            return None
+        if (backup / "rollback.sql").is_file():
+            return (f"{backup} is a directory, a PostgreSQL backup folder, not an SQLite "
+                    "backup: a PostgreSQL apply is undone with psql -v ON_ERROR_STOP=1 -f "
+                    f"{backup / 'rollback.sql'} URL; nothing was changed")
+        return (f"{backup} is a directory, not an SQLite backup: give one of the backup files "
+                "in it (`<db name>-<UTC time>-<plan hash>.db`); nothing was changed")
+
     def restore_backup(self, backup: Path, target: str, *, backup_dir: Path | None,
                        keep: int, verify: str, busy_timeout_ms: int) -> RestoreResult:
         """Copy a verified backup file back over the database (tuner.engines.sqlite_restore)."""
