@@ -115,6 +115,8 @@ def test_apply_skips_server_wide_steps_unless_asked(capsys: pytest.CaptureFixtur
     r = run(capsys, "plan", PG_BOT, "--db", pg_url, "--detailed-exitcode")
     assert r.code == 2 and "Plan: 0 to create, 0 to replace, 0 to drop, 1 setting." in r.out
     assert "shared_buffers  [server-wide]" in r.out
+    r = run(capsys, "check", PG_BOT, "--db", pg_url, "--scan-threshold", 10**9)
+    assert r.code == 3 and "  set_setting shared_buffers [server-wide]: " in r.out
     r = run(capsys, "apply", PG_BOT, "--db", pg_url, "--yes", "--format", "json")
     assert r.code == 0, r.err
     d = json.loads(r.out)

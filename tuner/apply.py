@@ -7,6 +7,9 @@ plan to that same form first. It is engine-neutral: the engine's apply session
 (tuner.engines.base.ApplySession) owns the connection, the exclusion of other applies, the
 backup, the history store and the statements. Progress goes to an `on_event` callback;
 nothing prints here.
+
+Steps marked server-wide (they change every database on the server, not just this one) run
+only with `ApplyOptions.server_settings`; without it they are skipped and listed as such.
 """
 
 from __future__ import annotations
