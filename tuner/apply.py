@@ -144,8 +144,14 @@ def check_fresh(plan: PlanFile, state: State) -> None:
 
 
 def apply_plan_file(plan: PlanFile, db: str, options: ApplyOptions | None = None,
-                    on_event: Callable[[Event], None] | None = None) -> ApplyResult:
-    """Apply a saved (or freshly rendered) plan to the database `db` (a path or a URL)."""
+                    on_event: Callable[[Event], None] | None = None,
+                    confirm: Callable[[], None] | None = None) -> ApplyResult:
+    """Apply a saved (or freshly rendered) plan to the database `db` (a path or a URL).
+
+    Every refusal that needs no answer from anyone comes first: an edited plan, the wrong
+    engine, a database that cannot be opened, another apply, a stale plan, a write lock held
+    beyond the busy timeout. Only then is `confirm` called (the CLI shows the plan and asks
+    there); it raises to stop, having changed nothing."""
     options = options or ApplyOptions()
     if not plan.intact:
         raise PlanFileError("the plan body was edited after the plan was made (its checksum "
@@ -157,6 +163,11 @@ def apply_plan_file(plan: PlanFile, db: str, options: ApplyOptions | None = None
                             f"{engine.name} database; make a new plan")
     session = engine.apply_session(db, options)
     try:
+        if confirm is not None:
+            check_fresh(plan, session.read_state())
+            session.begin()  # SQLite: the write lock, waiting up to the busy timeout
+            session.rollback()
+            confirm()
         return apply_in_session(plan, session, options, on_event)
     finally:
         session.close()

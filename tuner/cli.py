@@ -250,15 +250,18 @@ def apply_cmd(profile: str | None, db: str, plan_path: str | None, yes: bool,
     if not steps:
         emit(fmt, NO_CHANGES, "No changes in this plan; nothing to apply.\n")
         return
-    if fmt == "text":
-        out(review)
-    else:
-        note(review)
-    confirm(f"Apply {len(steps)} steps to {db}?", yes)
+
+    def review_and_confirm() -> None:  # after every check that needs no answer
+        if fmt == "text":
+            out(review)
+        else:
+            note(review)
+        confirm(f"Apply {len(steps)} steps to {db}?", yes)
+
     options = ApplyOptions(backup_dir=Path(backup_dir) if backup_dir else None, keep=keep,
                            no_backup=no_backup, busy_timeout_ms=busy_timeout, verify=verify,
                            backup_mode=backup_mode)
-    result = apply_plan_file(plan, db, options, progress_printer())
+    result = apply_plan_file(plan, db, options, progress_printer(), review_and_confirm)
     emit(fmt, result.as_dict(), apply_summary(result))
 
 
