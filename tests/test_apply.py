@@ -255,9 +255,24 @@ def test_history_rows_hold_the_whole_record(capsys: pytest.CaptureFixture[str],
 
     r = run(capsys, "history", "--db", db)
     assert r.code == 0
-    [line] = [x for x in r.out.splitlines() if not x.startswith(" " * 6)]
+    [_, line] = [x for x in r.out.splitlines() if not x.startswith(" " * 6)]
     assert line.split()[0] == "1" and "applied" in line and manifest["plan_hash"][:8] in line
-    assert "steps 11/11" in line and Path(row["backup_path"]).name in line
+    assert " 11/11 " in line and Path(row["backup_path"]).name in line
+
+
+def test_history_text_has_column_headers(capsys: pytest.CaptureFixture[str], db: Path) -> None:
+    assert run(capsys, "apply", BOT, "--db", db, "--yes", "--no-backup").code == 0
+    r = run(capsys, "history", "--db", db)
+    assert r.code == 0, r.err
+    head, line = r.out.splitlines()
+    headers = ["id", "started (UTC)", "operation", "status", "profile / detail", "plan",
+               "steps", "seconds", "backup"]
+    starts = [head.index(h) for h in headers]
+    assert starts == sorted(starts) and starts[0] == 0
+    [row] = history(capsys, db)
+    cells = [str(row["id"]), row["started_at"], "apply", "applied", "telegram-bot v2",
+             row["plan_sha256"][:8], "11/11", f"{row['duration_s']:.2f}", "(no backup)"]
+    assert [line[at:].split("  ")[0] for at in starts] == cells
 
 
 def test_history_of_a_database_never_applied(capsys: pytest.CaptureFixture[str],

@@ -17,7 +17,7 @@ import click
 import yaml
 
 from tuner import __version__
-from tuner.api import engine_for, make_plan
+from tuner.api import engine_for, make_plan, read_history
 from tuner.apply import ApplyOptions, Event, apply_plan_file
 from tuner.cli_common import (
     CONTEXT,
@@ -269,8 +269,11 @@ def apply_cmd(profile: str | None, db: str, plan_path: str | None, yes: bool,
 @db_option
 @format_option("text", "json", default="text")
 def history_cmd(db: str, fmt: str) -> None:
-    """List past applies and restores recorded in the database (read-only)."""
-    records = engine_for(db).read_history(db)
+    """List past applies and restores recorded in the database.
+
+    Read-only, except that the `started` row of an apply whose process is gone (killed) is
+    marked `interrupted`."""
+    records = read_history(db)
     emit(fmt, [r.as_dict() for r in records], history_text(records))
 
 

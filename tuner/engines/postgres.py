@@ -330,6 +330,12 @@ class PostgresEngine:
 
         return read_history(target)
 
+    def apply_running(self, target: str) -> bool:
+        """True while a session holds tuner's advisory lock on the database."""
+        from tuner.engines.postgres_apply import apply_running
+
+        return apply_running(target)
+
     def restore_backup(self, backup: Path, target: str, *, backup_dir: Path | None,
                        keep: int, verify: str, busy_timeout_ms: int) -> RestoreResult:
         """Refuse, saying how: a PostgreSQL backup is undone with its rollback script."""

@@ -181,6 +181,12 @@ class SQLiteEngine:
         finally:
             conn.close()
 
+    def apply_running(self, target: str) -> bool:
+        """True while an apply holds the lock file beside the database."""
+        from tuner.engines.sqlite_lock import held
+
+        return held(target)
+
     def restore_backup(self, backup: Path, target: str, *, backup_dir: Path | None,
                        keep: int, verify: str, busy_timeout_ms: int) -> RestoreResult:
         """Copy a verified backup file back over the database (tuner.engines.sqlite_restore)."""
