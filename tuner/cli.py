@@ -76,9 +76,12 @@ def validate_cmd(profiles: tuple[str, ...], fmt: str) -> None:
         try:
             p = load_profile(path)
         except TunerError as exc:
-            results.append({"path": path, "valid": False, "error": str(exc)})
+            problems = [str(p) for p in getattr(exc, "problems", [exc])]
+            results.append({"path": path, "valid": False, "error": str(exc),
+                            "problems": problems})
             if fmt == "text":
-                note(f"error: {exc}")
+                for problem in problems:
+                    note(f"error: {problem}")
             continue
         results.append({"path": path, "valid": True, "profile": p.name, "version": p.version,
                         "engine": p.engine, "indexes": len(p.indexes), "views": len(p.views),
