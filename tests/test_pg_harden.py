@@ -5,6 +5,8 @@ undeclared dependents recreated, never silently dropped."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -71,6 +73,21 @@ def test_a_plan_is_stale_after_someone_creates_an_index(
     r = run(capsys, "apply", "--plan", plan, "--db", url, "--yes", "--no-backup")
     assert r.code == 0, r.err
     assert indexes(url)["t_a"] is True and db_setting(url, "work_mem") == "16MB"
+
+
+def test_a_stale_plan_without_a_terminal_or_yes_is_refused_as_stale(
+        capsys: pytest.CaptureFixture[str], url: str, tmp_path: Path) -> None:
+    _, plan = saved_plan(capsys, url, tmp_path)
+    pg(url, "CREATE INDEX t_b ON t (b)")
+    proc = subprocess.run([sys.executable, "-m", "tuner", "apply", "--plan", str(plan), "--db",
+                           url], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=60, cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: stale plan") and "index t_b was added" in last, proc.stderr
+    assert "--yes" not in proc.stderr and proc.stdout == ""
+    assert "t_a" not in indexes(url) and history_rows(url) == []
+    assert advisory_holders(url) == 0
 
 
 def test_a_plan_is_stale_after_someone_changes_a_setting_it_touches(

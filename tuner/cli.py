@@ -17,7 +17,7 @@ import click
 import yaml
 
 from tuner import __version__
-from tuner.api import engine_for, make_plan
+from tuner.api import engine_for, make_plan, read_history
 from tuner.apply import ApplyOptions, Event, apply_plan_file
 from tuner.cli_common import (
     CONTEXT,
@@ -78,9 +78,12 @@ def validate_cmd(profiles: tuple[str, ...], fmt: str) -> None:
         try:
             p = load_profile(path)
         except TunerError as exc:
-            results.append({"path": path, "valid": False, "error": str(exc)})
+            problems = [str(p) for p in getattr(exc, "problems", [exc])]
+            results.append({"path": path, "valid": False, "error": str(exc),
+                            "problems": problems})
             if fmt == "text":
-                note(f"error: {exc}")
+                for problem in problems:
+                    note(f"error: {problem}")
             continue
         results.append({"path": path, "valid": True, "profile": p.name, "version": p.version,
                         "engine": p.engine, "indexes": len(p.indexes), "views": len(p.views),
@@ -255,19 +258,23 @@ def apply_cmd(profile: str | None, db: str, plan_path: str | None, yes: bool,
     if not steps:
         emit(fmt, NO_CHANGES, "No changes in this plan; nothing to apply.\n")
         return
-    if fmt == "text":
-        out(review)
-    else:
-        note(review)
+
     options = ApplyOptions(backup_dir=Path(backup_dir) if backup_dir else None, keep=keep,
                            no_backup=no_backup, busy_timeout_ms=busy_timeout, verify=verify,
                            backup_mode=backup_mode, server_settings=server_settings)
     running = [s for s in steps if options.runs(s)]
-    if running and not yes:
-        if len(running) < len(steps):  # said before the question; the summary says it again
-            note(skipped_text([s for s in steps if not options.runs(s)]), nl=False)
-        confirm(f"Apply {len(running)} steps to {db}?", yes)
-    result = apply_plan_file(plan, db, options, progress_printer())
+
+    def review_and_confirm() -> None:  # after every check that needs no answer
+        if fmt == "text":
+            out(review)
+        else:
+            note(review)
+        if running and not yes:
+            if len(running) < len(steps):  # said before the question; the summary says it again
+                note(skipped_text([s for s in steps if not options.runs(s)]), nl=False)
+            confirm(f"Apply {len(running)} steps to {db}?", yes)
+
+    result = apply_plan_file(plan, db, options, progress_printer(), review_and_confirm)
     emit(fmt, result.as_dict(), apply_summary(result))
 
 
@@ -275,8 +282,11 @@ def apply_cmd(profile: str | None, db: str, plan_path: str | None, yes: bool,
 @db_option
 @format_option("text", "json", default="text")
 def history_cmd(db: str, fmt: str) -> None:
-    """List past applies and restores recorded in the database (read-only)."""
-    records = engine_for(db).read_history(db)
+    """List past applies and restores recorded in the database.
+
+    Read-only, except that the `started` row of an apply whose process is gone (killed) is
+    marked `interrupted`."""
+    records = read_history(db)
     emit(fmt, [r.as_dict() for r in records], history_text(records))
 
 

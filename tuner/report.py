@@ -179,6 +179,13 @@ def _profile_name(name: str) -> str:
     return cleaned if cleaned[:1].isalnum() else "inspected"
 
 
+def table(headers: list[str], rows: list[list[str]]) -> list[str]:
+    """`headers` over `rows`, each column as wide as its widest cell."""
+    widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows, strict=False)]
+    return ["  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+            for cells in [headers, *rows]]
+
+
 def bench_text(report: Any) -> str:
     """A bench report as a table, the query plans under it."""
     d = report.as_dict()
@@ -196,11 +203,7 @@ def bench_text(report: Any) -> str:
         headers = ["query", "rows", "median ms", "p95 ms"]
         rows = [[q["name"], f"{q['rows']:,}", f"{q['median_ms']:.3f}", f"{q['p95_ms']:.3f}"]
                 for q in d["queries"]]
-    widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows, strict=False)]
-    lines = [head, ""]
-    for cells in [headers, *rows]:
-        lines.append("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip())
-    lines.append("")
+    lines = [head, "", *table(headers, rows), ""]
     lines.append("Query plans:")
     for q in d["queries"]:
         if report.compare:
@@ -248,25 +251,34 @@ def apply_summary(result: ApplyResult) -> str:
         return "Nothing applied; no backup taken.\n" + skipped
     text = f"Applied {len(result.steps)} steps in {result.seconds:.2f} s"
     text += f"; backup: {result.backup.path}" if result.backup else "; no backup (--no-backup)"
-    return text + f"; history id {result.history_id}.\n" + skipped
+    text += f"; history id {result.history_id}"
+    if result.interrupted:
+        text += ("; marked interrupted: history row "
+                 + ", ".join(str(n) for n in result.interrupted))
+    return text + ".\n" + skipped
 
 
 def history_text(records: list[HistoryRow]) -> str:
     """`tuner history` for people: one line per apply or restore, and its error if any."""
     if not records:
         return "No applies recorded.\n"
-    lines = []
+    headers = ["id", "started (UTC)", "operation", "status", "profile / detail", "plan",
+               "steps", "seconds", "backup"]
+    rows = []
     for r in records:
-        what = (f"{r.profile_name} v{r.profile_version} plan {(r.plan_sha256 or '')[:8]}"
-                if r.operation == "apply" else (r.detail or ""))
-        steps = f"  steps {r.steps_applied}/{r.steps_total}" if r.operation == "apply" else ""
-        lines.append(f"{r.id:>4}  {r.started_at}  {r.operation:<7} {r.status:<9} {what}{steps}"
-                     + (f"  {r.duration_s:.2f} s" if r.duration_s is not None else "")
-                     + (f"  backup {r.backup_path}" if r.backup_path else
-                        ("  (no backup)" if r.no_backup else "")))
+        apply = r.operation == "apply"
+        rows.append([str(r.id), r.started_at, r.operation, r.status,
+                     f"{r.profile_name} v{r.profile_version}" if apply else (r.detail or ""),
+                     (r.plan_sha256 or "")[:8], f"{r.steps_applied}/{r.steps_total}"
+                     if apply else "", f"{r.duration_s:.2f}" if r.duration_s is not None
+                     else "", r.backup_path or ("(no backup)" if r.no_backup else "")])
+    head, *lines = table(headers, rows)
+    out = [head]
+    for r, line in zip(records, lines, strict=True):
+        out.append(line)
         if r.error:
-            lines.append(f"      error: {r.error}")
-    return "\n".join(lines) + "\n"
+            out.append(f"      error: {r.error}")
+    return "\n".join(out) + "\n"
 
 
 def check_text(report: Any, db: str) -> str:

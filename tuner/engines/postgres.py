@@ -341,6 +341,12 @@ class PostgresEngine:
 
         return how_to_undo(backup, target)
 
+    def apply_running(self, target: str) -> bool:
+        """True while a session holds tuner's advisory lock on the database."""
+        from tuner.engines.postgres_apply import apply_running
+
+        return apply_running(target)
+
     def restore_backup(self, backup: Path, target: str, *, backup_dir: Path | None,
                        keep: int, verify: str, busy_timeout_ms: int) -> RestoreResult:
         """Refuse, saying how (restore_refusal)."""
