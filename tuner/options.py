@@ -37,3 +37,10 @@ class ApplyOptions:
     #: `schema` or `full`, for engines whose backup can leave the data out (PostgreSQL: a
     #: schema-only dump, or pg_dump -Fc); SQLite always copies the whole file.
     backup_mode: str = "schema"
+    #: Also run the steps that change the whole server (PostgreSQL: ALTER SYSTEM and its
+    #: reload); without it they are skipped, and said so (`--server-settings`).
+    server_settings: bool = False
+
+    def runs(self, step: FileStep) -> bool:
+        """True when this apply runs `step` (a server-wide one only with server_settings)."""
+        return self.server_settings or not step.server_wide

@@ -8,6 +8,8 @@ Phase 3 is statistics. A plan with nothing but maintenance is an empty plan. No 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from tuner.changes import (
     Change,
     CreateIndex,
@@ -20,6 +22,7 @@ from tuner.changes import (
 )
 from tuner.diff import unmanaged
 from tuner.engines.base import Engine, StepSpec
+from tuner.interrupted import Interrupted
 from tuner.lint import lint
 from tuner.model import Profile, State, View, key
 from tuner.plantypes import Plan, Step, jsonable, prior_state
@@ -28,8 +31,11 @@ MAINTENANCE = ("analyze",)
 
 
 def build_plan(changes: list[Change], actual: State, desired: State, profile: Profile,
-               engine: Engine, target: str) -> Plan:
-    """Order `changes` into numbered Steps and collect runtime settings and warnings."""
+               engine: Engine, target: str,
+               interrupted: Sequence[Interrupted] = ()) -> Plan:
+    """Order `changes` into numbered Steps and collect runtime settings and warnings. The
+    ANALYZE that `interrupted` applies did not finish is planned even when nothing else is
+    (tuner.interrupted)."""
     specs: list[tuple[int, StepSpec, Change | None, int | None]] = []
 
     def add(phase: int, spec: StepSpec, change: Change | None = None,
@@ -98,13 +104,13 @@ def build_plan(changes: list[Change], actual: State, desired: State, profile: Pr
         change = (by_setting.pop(spec.object, None)
                   if spec.kind in ("set_pragma", "set_setting") else None)
         add(2, spec, change)
+    statistics_sql = (engine.vacuum_analyze_sql if profile.vacuum == "analyze"
+                      else engine.analyze_sql)
     if profile.analyze and specs:
         changed = set(touched_tables)        # tables whose indexes this plan changes
         for index in desired.indexes.values():
             if key(index.table) not in actual.analyzed:
                 touched_tables.setdefault(key(index.table), index.table)
-        statistics_sql = (engine.vacuum_analyze_sql if profile.vacuum == "analyze"
-                          else engine.analyze_sql)
         for k in sorted(touched_tables):
             add(3, StepSpec("analyze", touched_tables[k], (statistics_sql(touched_tables[k]),),
                             "refresh planner statistics after index changes"
@@ -112,10 +118,19 @@ def build_plan(changes: list[Change], actual: State, desired: State, profile: Pr
                             "the table has managed indexes and no statistics", False))
     if all(spec.kind in MAINTENANCE for _, spec, _, _ in specs):
         specs = []
+    analyzed = {key(spec.object) for _, spec, _, _ in specs if spec.kind == "analyze"}
+    for item in interrupted:
+        for table in item.analyze:
+            if key(table) in analyzed or key(table) not in actual.tables:
+                continue
+            analyzed.add(key(table))
+            add(3, StepSpec("analyze", table, (statistics_sql(table),),
+                            f"apply {item.row_id} (history row {item.row_id}) was interrupted "
+                            "before its ANALYZE finished", False))
     steps = tuple(
         Step(number=n, kind=spec.kind, object=spec.object, sql=spec.sql, reason=spec.reason,
              transactional=spec.transactional, destructive=spec.destructive, phase=phase,
-             rows=rows, change=change)
+             rows=rows, change=change, server_wide=spec.server_wide)
         for n, (phase, spec, change, rows) in enumerate(sorted(specs, key=_run_order), start=1)
     )
     persistent, runtime = engine.split_settings(profile.settings, actual)
@@ -126,7 +141,8 @@ def build_plan(changes: list[Change], actual: State, desired: State, profile: Pr
                             f"INSTEAD OF triggers with it: {', '.join(t.name for t in lost)}; "
                             "declare the view to keep them")
     warnings = (list(actual.warnings) + list(desired.warnings)
-                + lint(profile, actual, desired, steps, engine) + warnings)
+                + lint(profile, actual, desired, steps, engine) + warnings
+                + [item.describe() for item in interrupted])
     idx, views = unmanaged(actual, desired)
     return Plan(
         engine=engine.name, target=target, profile_name=profile.name,

@@ -44,6 +44,8 @@ class Step:
     phase: int
     rows: int | None = None
     change: Change | None = field(default=None, compare=False, repr=False)
+    #: Changes the whole server (see StepSpec.server_wide): apply needs --server-settings.
+    server_wide: bool = False
 
     @property
     def symbol(self) -> str:
@@ -55,7 +57,8 @@ class Step:
         return {"number": self.number, "kind": self.kind, "object": self.object,
                 "sql": "\n".join(self.sql), "reason": self.reason,
                 "transactional": self.transactional, "destructive": self.destructive,
-                "phase": self.phase, "rows_estimate": self.rows}
+                "phase": self.phase, "rows_estimate": self.rows,
+                "server_wide": self.server_wide}
 
 
 @dataclass(frozen=True)
@@ -108,13 +111,16 @@ def prior_state(actual: State, managed: Iterable[str] = ()) -> dict[str, Any]:
     the explicitly set persistent settings and, under `defaults`, the value of every setting
     the profile manages (`managed`) that is not set explicitly, so that someone else's
     `ALTER DATABASE ... SET` of one of them makes the plan stale even when it sets the value
-    the default already had (statistics and tuner's own tables excluded)."""
-    explicit = {k: s.value for k, s in sorted(actual.settings.items()) if s.explicit}
+    the default already had (statistics and tuner's own tables excluded). A server-wide
+    setting counts only when managed: on a shared server it is not this database's state."""
+    wanted = {name.lower() for name in managed}
+    explicit = {k: s.value for k, s in sorted(actual.settings.items())
+                if s.explicit and (not s.server_wide or k.lower() in wanted)}
     prior: dict[str, Any] = {"objects": dict(sorted(actual.objects.items())),
                              "settings": explicit}
     defaults = {}
-    for name in sorted(set(managed)):
-        setting = actual.settings.get(name) or actual.settings.get(name.lower())
+    for name in sorted(wanted):
+        setting = actual.settings.get(name)
         if setting is not None and not setting.explicit:
             defaults[setting.name] = setting.value
     if defaults:

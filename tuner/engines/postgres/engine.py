@@ -33,7 +33,7 @@ from tuner.engines.postgres.inspect import (
     split_name,
 )
 from tuner.engines.postgres.normalize import normalize_indexes, normalize_views
-from tuner.engines.postgres.session import PostgresApplySession, read_history
+from tuner.engines.postgres.session import PostgresApplySession, apply_running, read_history
 from tuner.engines.postgres.settings import (
     Guc,
     catalog,
@@ -157,13 +157,17 @@ class PostgresEngine:
                     reload_needed = True
                     reason = (f"{c.setting}: {before} -> {after} (context {guc.context}: "
                               "ALTER SYSTEM, then a configuration reload)")
-            steps.append(StepSpec("set_setting", c.setting, (sql,), reason, transactional=False))
+            steps.append(StepSpec("set_setting", c.setting, (sql,), reason, transactional=False,
+                                  server_wide=guc.apply_by != "database"))
         if reload_needed:
             steps.append(StepSpec("reload", "configuration", (render(self.name, "reload_conf"),),
                                   "make the ALTER SYSTEM settings above take effect (sighup)",
-                                  transactional=False))
+                                  transactional=False, server_wide=True))
+        declared = {name.lower() for name in profile.settings}
         for name, s in sorted(actual.settings.items()):
-            if s.running is not None and s.running != s.value:
+            # Only what the profile declares: another setting pending on a shared server is
+            # someone else's business, not this plan's.
+            if name in declared and s.running is not None and s.running != s.value:
                 what = ("pending restart" if _guc(name, facts.gucs).apply_by == "restart"
                         else "pending reload")
                 warnings.append(f"{what}: {name} is {_show(s.value)} in {s.source}, but the "
@@ -304,9 +308,18 @@ class PostgresEngine:
         """`tuner.tuner_history`, oldest first ([] before the first apply)."""
         return read_history(target)
 
+    def restore_refusal(self, backup: Path, target: str) -> str | None:
+        """Always: a PostgreSQL backup is undone with its rollback script (or pg_restore),
+        which the message names with the folder's real paths."""
+        return restore.restore_refusal(backup, target)
+
+    def apply_running(self, target: str) -> bool:
+        """True while a session holds tuner's advisory lock on the database."""
+        return apply_running(target)
+
     def restore_backup(self, backup: Path, target: str, *, backup_dir: Path | None,
                        keep: int, verify: str, busy_timeout_ms: int) -> RestoreResult:
-        """Refuse, saying how: a PostgreSQL backup is undone with its rollback script."""
+        """Refuse, saying how (restore_refusal)."""
         return restore.restore_backup(backup, target)
 
     # -- targets ----------------------------------------------------------------------------

@@ -6,6 +6,7 @@ bench, advise, demo). Stateless: every method depends only on its arguments.
 
 from __future__ import annotations
 
+import difflib
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
@@ -17,7 +18,7 @@ from tuner.engines.base import Say, StepSpec, Tune
 from tuner.engines.sqlite import advise, bench, conn, demo, normalize, restore, runtime
 from tuner.engines.sqlite import history as sqlite_history
 from tuner.engines.sqlite.inspect import COMPANIONS, database_error, open_readonly, read_state
-from tuner.engines.sqlite.session import SQLiteApplySession
+from tuner.engines.sqlite.session import SQLiteApplySession, held
 from tuner.engines.sqlite.settings import PRAGMAS, pragma_sql, split_pragmas
 from tuner.history import HistoryRow
 from tuner.model import Index, Profile, Query, Setting, State, View
@@ -56,7 +57,10 @@ class SQLiteEngine:
         """Canonical value of a pragma; unknown names are errors, since SQLite ignores them."""
         pragma = PRAGMAS.get(name)
         if pragma is None:
-            raise ValueError(f"unknown pragma {name!r} (known: {', '.join(sorted(PRAGMAS))})")
+            close = difflib.get_close_matches(str(name).lower(), PRAGMAS, n=2)
+            hint = f": did you mean {' or '.join(close)}?" if close else ""
+            raise ValueError(f"unknown pragma {name!r}{hint} (known: "
+                             f"{', '.join(sorted(PRAGMAS))})")
         return pragma.normalize(value)
 
     def server_wide_settings(self, settings: dict[str, Any]) -> dict[str, str]:
@@ -162,6 +166,21 @@ class SQLiteEngine:
             raise database_error(target, exc) from None
         finally:
             conn.close()
+
+    def restore_refusal(self, backup: Path, target: str) -> str | None:
+        """A folder is no SQLite backup (tuner's are single .db files): say what it is."""
+        if not backup.is_dir():
+            return None
+        if (backup / "rollback.sql").is_file():
+            return (f"{backup} is a directory, a PostgreSQL backup folder, not an SQLite "
+                    "backup: a PostgreSQL apply is undone with psql -v ON_ERROR_STOP=1 -f "
+                    f"{backup / 'rollback.sql'} URL; nothing was changed")
+        return (f"{backup} is a directory, not an SQLite backup: give one of the backup files "
+                "in it (`<db name>-<UTC time>-<plan hash>.db`); nothing was changed")
+
+    def apply_running(self, target: str) -> bool:
+        """True while an apply holds the lock file beside the database."""
+        return held(target)
 
     def restore_backup(self, backup: Path, target: str, *, backup_dir: Path | None,
                        keep: int, verify: str, busy_timeout_ms: int) -> RestoreResult:
