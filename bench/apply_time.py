@@ -4,7 +4,7 @@ Two tables from one run on the same demo database, each measured side by side (a
 every measurement on its own fresh copy, medians over --runs rounds):
 
 1. Apply. The whole in-process apply of the bundled profile (make_plan, render_plan_file,
-   parse_plan_file, apply_plan_file: stale checks, verified backup, history rows, DDL,
+   parse_plan_file, apply_plan: stale checks, verified backup, history rows, DDL,
    settings, ANALYZE, read-back), beside (a) a plain online-backup-API copy of the database
    and (b) the plan's own statements run by hand in autocommit (the CREATE INDEX and CREATE
    VIEW statements, the journal_mode pragma and the ANALYZEs). The overhead is
@@ -33,11 +33,12 @@ from common import CACHE, demo_db, fresh_copy, machine, median, table, write_sec
 
 import tuner.engines.sqlite.backup
 from tuner import load_profile, make_plan, render_plan_file
-from tuner.apply import ApplyOptions, Event, apply_plan_file
+from tuner.apply import ApplyOptions, Event, apply_plan
 from tuner.backup import tag_for
 from tuner.engines.sqlite.backup import take_backup
 from tuner.engines.sqlite.inspect import COMPANIONS
-from tuner.planfile import PlanFile, parse_plan_file
+from tuner.planfile import parse_plan_file
+from tuner.plantypes import Plan
 from tuner.resources import bundled_profile
 
 PAGES_PER_STEP = 1024
@@ -75,7 +76,7 @@ def tuner_apply(pristine: Path) -> dict[str, float]:
     plan = parse_plan_file(render_plan_file(make_plan(load_profile(bundled_profile()),
                                                       str(db))))
     planned = time.perf_counter()
-    result = apply_plan_file(plan, str(db), ApplyOptions(backup_dir=folder), on_event)
+    result = apply_plan(plan, str(db), ApplyOptions(backup_dir=folder), on_event)
     end = time.perf_counter()
     assert result.status == "applied" and result.backup is not None
     phase = {1: 0.0, 2: 0.0, 3: 0.0}
@@ -106,12 +107,12 @@ def api_copy(pristine: Path) -> float:
     return seconds
 
 
-def by_hand(pristine: Path, plan: PlanFile) -> float:
+def by_hand(pristine: Path, plan: Plan) -> float:
     """(b): every statement of the plan, run by hand in autocommit on a fresh copy."""
     db = settled_copy(pristine, "apply-hand.db")
     conn = sqlite3.connect(db, isolation_level=None)
     start = time.perf_counter()
-    for step in plan.steps():
+    for step in plan.steps:
         for sql in step.statements:
             conn.execute(sql).fetchall()
     seconds = time.perf_counter() - start
@@ -137,7 +138,7 @@ def apply_table(pristine: Path, runs: int) -> tuple[str, dict[str, float]]:
             job()
     m = {k: median([a[k] for a in applies]) for k in applies[0]}
     m["api"], m["hand"] = median(api), median(hand)
-    kinds = [s.kind for s in plan.steps()]
+    kinds = [s.kind for s in plan.steps]
     base = m["api"] + m["hand"]
 
     def row(label: str, seconds: float, share: bool = True) -> list[str]:
@@ -339,7 +340,7 @@ journal, untuned); every measurement on its own fresh copy, alternating, medians
 ### Apply beside the work it cannot avoid
 
 The bundled profile applied in-process (`make_plan`, `render_plan_file`, `parse_plan_file`,
-`apply_plan_file`), beside (a) a plain online-backup-API copy of the database and (b) the
+`apply_plan`), beside (a) a plain online-backup-API copy of the database and (b) the
 plan's own statements run by hand in autocommit (5 `CREATE INDEX`, 2 `CREATE VIEW`, the
 `journal_mode` pragma, 3 `ANALYZE`): what a careful person would do without tuner.
 

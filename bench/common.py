@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 import yaml  # noqa: E402
 
 from tuner import load_profile, make_plan, render_plan_file  # noqa: E402
-from tuner.apply import ApplyOptions, apply_plan_file  # noqa: E402
+from tuner.apply import ApplyOptions, apply_plan  # noqa: E402
 from tuner.engines.sqlite.demo import create_demo_db  # noqa: E402
 from tuner.engines.sqlite.engine import SQLiteEngine  # noqa: E402
 from tuner.engines.sqlite.inspect import COMPANIONS  # noqa: E402
@@ -189,7 +189,7 @@ def apply_profile(profile: Profile, db: Path) -> float:
     folder = CACHE / "bench-backups"
     start = time.perf_counter()
     plan = parse_plan_file(render_plan_file(make_plan(profile, str(db))))
-    result = apply_plan_file(plan, str(db), ApplyOptions(backup_dir=folder))
+    result = apply_plan(plan, str(db), ApplyOptions(backup_dir=folder))
     seconds = time.perf_counter() - start
     if result.status not in ("applied", "no_changes"):
         raise RuntimeError(f"apply of {profile.name} to {db} ended {result.status}")

@@ -48,7 +48,7 @@ from typing import Any
 from common import CACHE, machine, median, table, write_section
 
 from tuner.api import make_plan
-from tuner.apply import ApplyOptions, ApplyResult, apply_plan_file
+from tuner.apply import ApplyOptions, ApplyResult, apply_plan
 from tuner.diff import diff
 from tuner.engines.lookup import engine_name_for_target, engine_named
 from tuner.engines.postgres.backup import with_database
@@ -238,7 +238,7 @@ def apply(side: Side) -> None:
     start = time.perf_counter()
     plan_file = parse_plan_file(render_plan_file(make_plan(side.profile, side.target)))
     planned = time.perf_counter()
-    result = apply_plan_file(plan_file, side.target,
+    result = apply_plan(plan_file, side.target,
                              ApplyOptions(backup_dir=folder, backup_mode="schema"),
                              lambda e: marks.setdefault(e.kind, time.perf_counter()))
     end = time.perf_counter()

@@ -54,7 +54,7 @@ def run_plan_file(url: str, text: str, tmp_path: Path) -> None:
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as conn:
-        for step in parse_plan_file(text).steps():
+        for step in parse_plan_file(text).steps:
             for statement in step.statements:
                 conn.execute(statement)
 

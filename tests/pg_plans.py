@@ -10,8 +10,8 @@ from pathlib import Path
 import psycopg
 
 from tuner.model import State
-from tuner.planfile import MANIFEST_BEGIN, MANIFEST_END, PlanFile, body_hash, parse_plan_file
-from tuner.plantypes import prior_state, state_fingerprint
+from tuner.planfile import MANIFEST_BEGIN, MANIFEST_END, body_hash, parse_plan_file
+from tuner.plantypes import Plan, prior_state, state_fingerprint
 
 #: What the stand-in inspection reports: the plans below are made for this state.
 EMPTY = State(engine="postgresql")
@@ -52,10 +52,10 @@ def plan_text(steps: list[HandStep], target: str = "postgresql://test") -> str:
     return f"-- hand-written plan\n{MANIFEST_BEGIN}\n{lines}\n{MANIFEST_END}\n\n{body}"
 
 
-def hand_plan(steps: list[HandStep]) -> PlanFile:
+def hand_plan(steps: list[HandStep]) -> Plan:
     """The plan file read back, as apply reads it."""
     plan = parse_plan_file(plan_text(steps))
-    assert plan.intact and len(plan.steps()) == len(steps)
+    assert plan.intact and len(plan.steps) == len(steps)
     return plan
 
 

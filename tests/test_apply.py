@@ -32,7 +32,7 @@ from helpers import (
     write,
 )
 
-from tuner.apply import ApplyOptions, apply_plan_file
+from tuner.apply import ApplyOptions, apply_plan
 from tuner.cli import main
 from tuner.engines.sqlite.demo import create_demo_db
 from tuner.errors import BackupError
@@ -244,9 +244,9 @@ def test_history_rows_hold_the_whole_record(capsys: pytest.CaptureFixture[str],
     assert row["profile_name"] == "telegram-bot"
     assert row["profile_version"] == load_profile(BOT).version
     assert row["profile_sha256"] == load_profile(BOT).sha256
-    assert row["plan_sha256"] == manifest["plan_hash"]
-    assert row["tuner_version"] == manifest["tuner_version"]
-    assert row["steps_total"] == row["steps_applied"] == manifest["steps"] == 11
+    assert row["plan_sha256"] == manifest.plan_hash
+    assert row["tuner_version"] == manifest.tuner_version
+    assert row["steps_total"] == row["steps_applied"] == manifest.steps == 11
     assert row["error"] is None and row["failed_sql"] is None and row["failed_step"] is None
     assert row["started_at"] <= row["finished_at"]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z", row["started_at"])
@@ -256,7 +256,7 @@ def test_history_rows_hold_the_whole_record(capsys: pytest.CaptureFixture[str],
     r = run(capsys, "history", "--db", db)
     assert r.code == 0
     [_, line] = [x for x in r.out.splitlines() if not x.startswith(" " * 6)]
-    assert line.split()[0] == "1" and "applied" in line and manifest["plan_hash"][:8] in line
+    assert line.split()[0] == "1" and "applied" in line and manifest.plan_hash[:8] in line
     assert " 11/11 " in line and Path(row["backup_path"]).name in line
 
 
@@ -379,7 +379,7 @@ def test_saved_plan_runs_exactly_as_reviewed(capsys: pytest.CaptureFixture[str],
     data = json.loads(r.out)
     assert data["status"] == "applied" and data["plan_hash"] == parsed.plan_hash
     assert [(s["number"], s["kind"], s["object"]) for s in data["steps"]] == [
-        (s.number, s.kind, s.object) for s in parsed.steps()]
+        (s.number, s.kind, s.object) for s in parsed.steps]
     assert parsed.plan_hash[:8] in Path(data["backup"]).name
     assert run(capsys, "plan", BOT, "--db", db, "--detailed-exitcode").code == 0
 
@@ -509,7 +509,7 @@ def test_too_little_free_space_aborts_before_any_change(db: Path, tmp_path: Path
     digest = sha(db)
     folder = tmp_path / "backups"
     with pytest.raises(BackupError, match="free space") as exc:
-        apply_plan_file(plan, str(db), ApplyOptions(backup_dir=folder, free=lambda p: 0))
+        apply_plan(plan, str(db), ApplyOptions(backup_dir=folder, free=lambda p: 0))
     assert "nothing was changed" in str(exc.value)
     assert sha(db) == digest
     assert not has_history_table(db)

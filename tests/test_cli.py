@@ -359,7 +359,7 @@ def test_plan_out_writes_the_plan_file_whatever_the_format(
 
     parsed = parse_plan_file(text)
     assert parsed.intact
-    m = parsed.manifest
+    m = parsed.manifest.as_json()
     assert m["tuner_version"] == tuner.__version__
     profile = load_profile(BOT)
     assert m["profile"] == {"name": "telegram-bot", "version": profile.version,
@@ -395,8 +395,8 @@ def test_plan_format_sql_prints_the_plan_file(capsys: pytest.CaptureFixture[str]
     alone = run(capsys, "plan", BOT, "--db", demo_db, "--format", "sql")
     assert alone.code == 0 and alone.err == ""
     assert parse_plan_file(alone.out).intact
-    assert parse_plan_file(alone.out).manifest["plan_hash"] == \
-        parse_plan_file(r.out).manifest["plan_hash"]
+    assert parse_plan_file(alone.out).manifest.plan_hash == \
+        parse_plan_file(r.out).manifest.plan_hash
 
 
 def test_plan_out_to_a_missing_folder_is_an_error(capsys: pytest.CaptureFixture[str],

@@ -35,7 +35,7 @@ from tuner.engines.postgres.backup import rollback_script
 from tuner.engines.postgres.engine import PostgresEngine
 from tuner.engines.postgres.session import LOCK_KEY, PostgresApplySession
 from tuner.errors import ApplyError, BackupError, DatabaseError, EngineError
-from tuner.planfile import PlanFile
+from tuner.plantypes import Plan
 
 
 @pytest.fixture
@@ -57,7 +57,7 @@ def session(url: str, options: ApplyOptions) -> PostgresApplySession:
     return PostgresApplySession(url, options, lambda: EMPTY)
 
 
-def apply(url: str, plan: PlanFile, options: ApplyOptions) -> ApplyResult:
+def apply(url: str, plan: Plan, options: ApplyOptions) -> ApplyResult:
     """Apply `plan` through the engine-neutral flow; the session is always closed."""
     s = session(url, options)
     try:

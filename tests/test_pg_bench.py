@@ -196,7 +196,7 @@ def test_compare_drops_the_clone_on_ctrl_c(demo_url: str,
         raise KeyboardInterrupt
 
     # The apply the comparison runs on its clone (bench's `tune`) is interrupted.
-    monkeypatch.setattr(tuner.workload.bench.run, "apply_plan_file", interrupted)
+    monkeypatch.setattr(tuner.workload.bench.run, "apply_plan", interrupted)
     said: list[str] = []
     with pytest.raises(KeyboardInterrupt):
         bench_compare(demo_url, load_profile(PG_PROFILE), runs=1, warmup=0,

@@ -31,7 +31,7 @@ def run_steps_except_alter_system(url: str, plan_text: str) -> None:
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as conn:
-        for step in parse_plan_file(plan_text).steps():
+        for step in parse_plan_file(plan_text).steps:
             for statement in step.statements:
                 if not statement.startswith("ALTER SYSTEM"):
                     conn.execute(statement)

@@ -1,10 +1,11 @@
-"""apply_plan_file(plan, db, ...): stale check -> verified backup -> history row `started` (and
+"""apply_plan(plan, db, ...): stale check -> verified backup -> history row `started` (and
 the rows of interrupted applies marked `interrupted`, tuner.interrupted) ->
 the transactional steps in one transaction -> the non-transactional steps one by one ->
 statistics -> read-back -> history row `applied` or `failed`.
 
-Apply runs only what a plan file says, exactly as written: `tuner apply PROFILE` renders its
-plan to that same form first. It is engine-neutral: the engine's apply session
+Apply runs a Plan (tuner.plantypes), the one type from the planner to here: made by
+`tuner plan`'s own code, or read back from a reviewed plan file (tuner.planfile), whose
+statements are the file's, exactly as written. It is engine-neutral: the engine's apply session
 (tuner.engines.base.ApplySession) owns the connection, the exclusion of other applies, the
 backup, the history store and the statements. Progress goes to an `on_event` callback;
 nothing prints here.
@@ -30,8 +31,7 @@ from tuner.interrupted import apply_detail
 from tuner.interrupted import mark as mark_interrupted
 from tuner.model import State, key
 from tuner.options import ApplyOptions, Event
-from tuner.planfile import FileStep, PlanFile
-from tuner.plantypes import jsonable, prior_state, state_fingerprint
+from tuner.plantypes import Manifest, Plan, Step, jsonable, prior_state, state_fingerprint
 from tuner.version import __version__
 
 PHASE_NAMES = {1: "transactional DDL", 2: "settings", 3: "statistics"}
@@ -45,12 +45,12 @@ class ApplyResult:
     plan_hash: str
     history_id: int | None = None
     backup: Backup | None = None
-    steps: list[tuple[FileStep, float]] = field(default_factory=list)
+    steps: list[tuple[Step, float]] = field(default_factory=list)
     seconds: float = 0.0
     pruned: list[Path] = field(default_factory=list)
     planned: list[int] = field(default_factory=list)
     #: Server-wide steps of the plan left out (no --server-settings).
-    skipped: list[FileStep] = field(default_factory=list)
+    skipped: list[Step] = field(default_factory=list)
     #: History rows of interrupted applies this apply marked as such.
     interrupted: list[int] = field(default_factory=list)
 
@@ -70,16 +70,11 @@ class ApplyResult:
         }
 
 
-def managed_settings(manifest: dict[str, Any]) -> list[str]:
-    """The settings a plan's profile manages (their values are part of its prior state)."""
-    return sorted(manifest.get("desired", {}).get("settings", {}))
-
-
-def stale_changes(manifest: dict[str, Any], state: State) -> list[str]:
+def stale_changes(manifest: Manifest, state: State) -> list[str]:
     """What differs between the state a plan was made for and `state`, in short phrases."""
-    prior = manifest.get("prior", {})
+    prior = manifest.prior
     before = prior.get("objects", {})
-    current = prior_state(state, managed_settings(manifest))
+    current = prior_state(state, manifest.managed_settings)
     now = current["objects"]
     out = []
     for name in sorted(set(before) | set(now)):
@@ -116,10 +111,10 @@ def _setting_changes(before: dict[str, Any], now: dict[str, Any]) -> list[str]:
     return out
 
 
-def check_fresh(plan: PlanFile, state: State) -> None:
+def check_fresh(plan: Plan, state: State) -> None:
     """Refuse a plan whose database no longer matches the state it was made for."""
-    prior = prior_state(state, managed_settings(plan.manifest))
-    if state_fingerprint(prior) == plan.manifest.get("fingerprint"):
+    prior = prior_state(state, plan.manifest.managed_settings)
+    if state_fingerprint(prior) == plan.manifest.fingerprint:
         return
     changes = stale_changes(plan.manifest, state)
     detail = "; ".join(changes[:5]) + (f"; and {len(changes) - 5} more" if len(changes) > 5
@@ -129,7 +124,7 @@ def check_fresh(plan: PlanFile, state: State) -> None:
                          + "; nothing was changed. Run `tuner plan` again.", changes)
 
 
-def apply_plan_file(plan: PlanFile, db: str, options: ApplyOptions | None = None,
+def apply_plan(plan: Plan, db: str, options: ApplyOptions | None = None,
                     on_event: Callable[[Event], None] | None = None,
                     confirm: Callable[[], None] | None = None) -> ApplyResult:
     """Apply a saved (or freshly rendered) plan to the database `db` (a path or a URL).
@@ -143,7 +138,7 @@ def apply_plan_file(plan: PlanFile, db: str, options: ApplyOptions | None = None
         raise PlanFileError("the plan body was edited after the plan was made (its checksum "
                             "no longer matches the header); make a new plan")
     engine = engine_named(engine_name_for_target(db))
-    made_for = plan.manifest.get("engine")
+    made_for = plan.manifest.engine
     if made_for is not None and made_for != engine.name:
         raise PlanFileError(f"the plan was made for a {made_for} database, but {db} is a "
                             f"{engine.name} database; make a new plan")
@@ -159,14 +154,14 @@ def apply_plan_file(plan: PlanFile, db: str, options: ApplyOptions | None = None
         session.close()
 
 
-def apply_in_session(plan: PlanFile, session: ApplySession, options: ApplyOptions,
+def apply_in_session(plan: Plan, session: ApplySession, options: ApplyOptions,
                      on_event: Callable[[Event], None] | None = None) -> ApplyResult:
     """The engine-neutral apply, on an open session (the caller closes it)."""
     emit = on_event or (lambda event: None)
-    steps = [s for s in plan.steps() if options.runs(s)]
+    steps = [s for s in plan.steps if options.runs(s)]
     result = ApplyResult(status="no_changes", plan_hash=plan.plan_hash,
                          planned=[s.number for s in steps],
-                         skipped=[s for s in plan.steps() if not options.runs(s)])
+                         skipped=[s for s in plan.steps if not options.runs(s)])
     started = time.perf_counter()
     check_fresh(plan, session.read_state())
     if not steps:
@@ -193,7 +188,7 @@ def apply_in_session(plan: PlanFile, session: ApplySession, options: ApplyOption
     return result
 
 
-def _backup_and_record(session: ApplySession, plan: PlanFile, steps: list[FileStep],
+def _backup_and_record(session: ApplySession, plan: Plan, steps: list[Step],
                        folder: Path, options: ApplyOptions,
                        emit: Callable[[Event], None]) -> tuple[Backup | None, int, list[int]]:
     """Take the verified backup, then commit a `started` history row, marking the rows of
@@ -213,11 +208,11 @@ def _backup_and_record(session: ApplySession, plan: PlanFile, steps: list[FileSt
     try:
         check_fresh(plan, session.read_state())
         marked = mark_interrupted(session)
-        profile = plan.manifest.get("profile", {})
+        profile = plan.manifest.profile
         row = HistoryRow(
             operation="apply", status="started", started_at=now_utc(),
-            tuner_version=__version__, profile_name=profile.get("name"),
-            profile_version=profile.get("version"), profile_sha256=profile.get("sha256"),
+            tuner_version=__version__, profile_name=profile.name,
+            profile_version=profile.version, profile_sha256=profile.sha256,
             plan_sha256=plan.plan_hash, steps_total=len(steps),
             backup_path=str(backup.path) if backup else None,
             no_backup=int(options.no_backup),
@@ -230,7 +225,7 @@ def _backup_and_record(session: ApplySession, plan: PlanFile, steps: list[FileSt
         raise
 
 
-def _run(session: ApplySession, plan: PlanFile, steps: list[FileStep], result: ApplyResult,
+def _run(session: ApplySession, plan: Plan, steps: list[Step], result: ApplyResult,
          emit: Callable[[Event], None]) -> None:
     transactional = [s for s in steps if s.transactional]
     assert result.history_id is not None, "the history row is written before any step"
@@ -252,7 +247,7 @@ def _run(session: ApplySession, plan: PlanFile, steps: list[FileStep], result: A
         session.update_history(result.history_id, steps_applied=len(result.steps))
 
 
-def _execute(session: ApplySession, step: FileStep, emit: Callable[[Event], None],
+def _execute(session: ApplySession, step: Step, emit: Callable[[Event], None],
              result: ApplyResult) -> float:
     """Run one step's statements; a failure updates history and raises ApplyError."""
     emit(Event("step_start", step=step))
@@ -268,7 +263,7 @@ def _execute(session: ApplySession, step: FileStep, emit: Callable[[Event], None
 
 
 def _fail(session: ApplySession, result: ApplyResult, message: str,
-          step: FileStep | None, sql: str | None) -> ApplyError:
+          step: Step | None, sql: str | None) -> ApplyError:
     """Roll back an open transaction, record the failure, and build the ApplyError."""
     session.rollback()
     committed = [s.number for s, _ in result.steps]
@@ -302,11 +297,11 @@ def _steps(numbers: list[int], what: str) -> str:
     return f"steps {', '.join(str(n) for n in numbers)} were {what}"
 
 
-def readback_problems(manifest: dict[str, Any], state: State,
+def readback_problems(manifest: Manifest, state: State,
                       skipped: set[str] | frozenset[str] = frozenset()) -> list[str]:
     """Everything in the database that does not match the plan's desired state, but for the
     settings whose steps were `skipped`."""
-    desired = manifest.get("desired", {})
+    desired = manifest.desired
     problems = []
     for name, want in desired.get("settings", {}).items():
         have = state.settings.get(name)
@@ -325,4 +320,4 @@ def readback_problems(manifest: dict[str, Any], state: State,
 
 
 __all__ = ["ApplyError", "ApplyOptions", "ApplyResult", "BackupError", "Event",
-           "apply_in_session", "apply_plan_file", "check_fresh", "readback_problems"]
+           "apply_in_session", "apply_plan", "check_fresh", "readback_problems"]

@@ -17,7 +17,7 @@ import click
 import yaml
 
 from tuner.api import engine_for, make_plan, read_history
-from tuner.apply import ApplyOptions, Event, apply_plan_file
+from tuner.apply import ApplyOptions, Event, apply_plan
 from tuner.cli_common import (
     CONTEXT,
     db_option,
@@ -253,9 +253,8 @@ def apply_cmd(profile: str | None, db: str, plan_path: str | None, yes: bool,
             emit(fmt, NO_CHANGES, "No changes. The database matches the profile; no backup "
                  "taken.\n")
             return
-        plan = parse_plan_file(render_plan_file(made))
-        review = plan_text(made)
-    steps = plan.steps()
+        plan, review = made, plan_text(made)
+    steps = plan.steps
     if not steps:
         emit(fmt, NO_CHANGES, "No changes in this plan; nothing to apply.\n")
         return
@@ -275,7 +274,7 @@ def apply_cmd(profile: str | None, db: str, plan_path: str | None, yes: bool,
                 note(skipped_text([s for s in steps if not options.runs(s)]), nl=False)
             confirm(f"Apply {len(running)} steps to {db}?", yes)
 
-    result = apply_plan_file(plan, db, options, progress_printer(), review_and_confirm)
+    result = apply_plan(plan, db, options, progress_printer(), review_and_confirm)
     emit(fmt, result.as_dict(), apply_summary(result))
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from tuner.api import make_plan
-from tuner.apply import ApplyOptions, apply_plan_file
+from tuner.apply import ApplyOptions, apply_plan
 from tuner.cli_common import (
     CONTEXT,
     db_option,
@@ -29,7 +29,7 @@ from tuner.cli_common import (
 from tuner.engines.lookup import ENGINES, engine_name_for_target
 from tuner.engines.lookup import display as redact
 from tuner.errors import TunerError
-from tuner.planfile import parse_plan_file, render_plan_file
+from tuner.planfile import render_plan_file
 from tuner.profile import load_profile
 from tuner.report import advise_text, advise_written_text, bench_text, check_text, plan_text
 from tuner.version import __version__
@@ -133,9 +133,8 @@ def demo_cmd(engine: str | None, db: str | None, workdir: str, participants: int
     report = bench_compare(target.untuned, profile, runs=10, warmup=1, on_step=note)
     out("")
     out("Applying it (tuner apply --yes):")
-    result = apply_plan_file(parse_plan_file(plan_file.read_text(encoding="utf-8")),
-                             target.work, ApplyOptions(backup_dir=folder / ".tuner-backups",
-                                                       server_settings=server_settings))
+    result = apply_plan(plan, target.work, ApplyOptions(backup_dir=folder / ".tuner-backups",
+                                                        server_settings=server_settings))
     if result.backup:
         out(f"  backup: {result.backup.path} ({result.backup.seconds:.2f} s)")
     for step, seconds in result.steps:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tuner.backup import FreeSpace, free_space
-from tuner.planfile import FileStep
+from tuner.plantypes import Step
 
 
 @dataclass(frozen=True)
@@ -17,7 +17,7 @@ class Event:
     step_start, step_done, readback, pruned."""
 
     kind: str
-    step: FileStep | None = None
+    step: Step | None = None
     seconds: float | None = None
     done: int = 0
     total: int = 0
@@ -41,6 +41,6 @@ class ApplyOptions:
     #: reload); without it they are skipped, and said so (`--server-settings`).
     server_settings: bool = False
 
-    def runs(self, step: FileStep) -> bool:
+    def runs(self, step: Step) -> bool:
         """True when this apply runs `step` (a server-wide one only with server_settings)."""
         return self.server_settings or not step.server_wide

@@ -1,4 +1,5 @@
-"""build_plan(changes, ...) -> Plan: ordering into three phases, safety flags, reasons.
+"""build_plan(changes, ...) -> Plan: ordering into three phases, safety flags, reasons, and the
+manifest apply checks the plan against (tuner.plantypes).
 
 Phase 1 is the transactional DDL (dependent views dropped first, a replaced object's drop before
 its create, views created in dependency order with their INSTEAD OF triggers restored, then
@@ -25,7 +26,16 @@ from tuner.engines.base import Engine, StepSpec
 from tuner.interrupted import Interrupted
 from tuner.lint import lint
 from tuner.model import Profile, State, View, key
-from tuner.plantypes import Plan, Step, jsonable, prior_state
+from tuner.planfile import seal
+from tuner.plantypes import (
+    Manifest,
+    Plan,
+    ProfileStamp,
+    Step,
+    jsonable,
+    prior_state,
+    state_fingerprint,
+)
 
 MAINTENANCE = ("analyze",)
 
@@ -144,23 +154,27 @@ def build_plan(changes: list[Change], actual: State, desired: State, profile: Pr
                 + lint(profile, actual, desired, steps, engine) + warnings
                 + [item.describe() for item in interrupted])
     idx, views = unmanaged(actual, desired)
-    return Plan(
-        engine=engine.name, target=target, profile_name=profile.name,
-        profile_version=profile.version, profile_sha256=profile.sha256, steps=steps,
-        runtime=tuple(runtime.values()), warnings=tuple(warnings),
-        unmanaged=tuple([f"index {i.name} on {i.table}" for i in idx]
-                        + [f"view {v.name}" for v in views]) if not profile.prune else (),
-        prior=prior_state(actual, persistent),
-        desired={"settings": {k: s.value for k, s in sorted(persistent.items())},
+    prior = prior_state(actual, persistent)
+    manifest = Manifest(
+        engine=engine.name, database=target,
+        profile=ProfileStamp(profile.name, profile.version, profile.sha256),
+        fingerprint=state_fingerprint(prior), plan_hash="", steps=len(steps),
+        # As a plan file carries them (JSON), so a plan read back compares the same.
+        prior=jsonable(prior),
+        desired=jsonable({"settings": {k: s.value for k, s in sorted(persistent.items())},
                  "indexes": {i.name: {"sql": engine.create_index_sql(i, actual),
                                       "signature": jsonable(i.signature)}
                              for i in desired.indexes.values()},
                  "views": {v.name: {"sql": engine.create_view_sql(v),
                                     "signature": jsonable(v.signature)}
                            for v in desired.views.values()},
-                 "prune": profile.prune},
-        phase_titles=dict(engine.phase_titles), runtime_note=engine.runtime_note,
-    )
+                 "prune": profile.prune}))
+    return seal(Plan(
+        steps=steps, manifest=manifest, target=target, runtime=tuple(runtime.values()),
+        warnings=tuple(warnings),
+        unmanaged=tuple([f"index {i.name} on {i.table}" for i in idx]
+                        + [f"view {v.name}" for v in views]) if not profile.prune else (),
+        phase_titles=dict(engine.phase_titles), runtime_note=engine.runtime_note))
 
 
 def _run_order(spec: tuple[int, StepSpec, Change | None, int | None]) -> tuple[int, bool]:

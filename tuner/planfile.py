@@ -1,4 +1,5 @@
-"""The plan file: a header people and tuner can read (with a JSON manifest), then the body.
+"""The plan file: a header people and tuner can read (with a JSON manifest), then the body;
+written from a Plan and read back into one (tuner.plantypes).
 
 The plan hash is a sha256 over the body alone, so the header can carry the time and the hash
 itself. The same hash names the plan everywhere (backup names, history rows).
@@ -8,57 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
 
 from tuner.errors import PlanFileError
-from tuner.plantypes import PHASES, Plan
+from tuner.plantypes import PHASES, Manifest, Plan, Step, split_statements
 from tuner.render import environment, render
 from tuner.version import __version__
 
 MANIFEST_BEGIN = "-- tuner:manifest"
 MANIFEST_END = "-- tuner:end-manifest"
 FORMAT = 1
-
-
-@dataclass(frozen=True)
-class FileStep:
-    """One step as written in a plan file: what apply executes, exactly as reviewed."""
-
-    number: int
-    kind: str
-    object: str
-    transactional: bool
-    destructive: bool
-    phase: int
-    reason: str
-    statements: tuple[str, ...]
-    #: Changes the whole server, not just this database: apply runs it only when asked to.
-    server_wide: bool = False
-
-
-@dataclass(frozen=True)
-class PlanFile:
-    """A plan file read back: its manifest and its body, and whether the body is intact."""
-
-    manifest: dict[str, Any]
-    body: str
-
-    @property
-    def intact(self) -> bool:
-        """True when the body still hashes to the manifest's plan hash (not edited)."""
-        return body_hash(self.body) == self.manifest.get("plan_hash")
-
-    @property
-    def plan_hash(self) -> str:
-        """The plan hash the header declares."""
-        return str(self.manifest.get("plan_hash", ""))
-
-    def steps(self) -> list[FileStep]:
-        """The body's steps in order, each with its statements split as SQLite would."""
-        return parse_steps(self.body)
 
 
 def body_hash(body: str) -> str:
@@ -87,40 +49,35 @@ def render_body(plan: Plan) -> str:
     return text.strip() + "\n"
 
 
-def manifest(plan: Plan, body: str, created: str) -> dict[str, Any]:
-    """The JSON manifest carried in the header."""
-    return {
-        "format": FORMAT,
-        "tuner_version": __version__,
-        "engine": plan.engine,
-        "profile": {"name": plan.profile_name, "version": plan.profile_version,
-                    "sha256": plan.profile_sha256},
-        "database": plan.target,
-        "created": created,
-        "fingerprint": plan.fingerprint,
-        "plan_hash": body_hash(body),
-        "steps": len(plan.steps),
-        "prior": plan.prior,
-        "desired": plan.desired,
-    }
+def seal(plan: Plan, now: datetime | None = None) -> Plan:
+    """`plan` with its manifest completed: the plan hash over its rendered body, and the time
+    it was made (`now`, else the current time)."""
+    created = (now or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return replace(plan, manifest=replace(plan.manifest, plan_hash=body_hash(render_body(plan)),
+                                          created=created, steps=len(plan.steps)))
 
 
 def render_plan_file(plan: Plan, now: datetime | None = None) -> str:
-    """The whole plan file: header with manifest, then the body."""
+    """The whole plan file: header with manifest, then the body. `now` sets the time the
+    header gives (else the plan's own)."""
     body = render_body(plan)
-    created = (now or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    data = manifest(plan, body, created)
-    header = render(plan.engine, "plan_header", plan_hash=data["plan_hash"],
+    data = replace(plan.manifest, plan_hash=body_hash(body))
+    if now is not None or not data.created:
+        data = replace(data, created=(now or datetime.now(timezone.utc))
+                       .strftime("%Y-%m-%dT%H:%M:%SZ"))
+    header = render(plan.engine, "plan_header", plan_hash=data.plan_hash,
                     profile=plan.profile_name, version=plan.profile_version,
-                    target=plan.target, created=created, tuner_version=__version__,
+                    target=plan.target, created=data.created, tuner_version=__version__,
                     warnings=[w.replace("\n", " ") for w in plan.warnings])
-    lines = json.dumps(data, indent=2, sort_keys=False).splitlines()
+    lines = json.dumps(data.as_json(), indent=2, sort_keys=False).splitlines()
     manifest_text = "\n".join("-- " + line for line in lines)
     return f"{header}\n{MANIFEST_BEGIN}\n{manifest_text}\n{MANIFEST_END}\n\n{body}"
 
 
-def parse_plan_file(text: str) -> PlanFile:
-    """Read a plan file back; PlanFileError if it is not one or its manifest is damaged."""
+def parse_plan_file(text: str) -> Plan:
+    """Read a plan file back into the Plan apply runs; PlanFileError if it is not one or its
+    manifest is damaged. The plan is `intact` when its body still hashes to the manifest's
+    plan hash (nobody edited it)."""
     start = text.find("\n" + MANIFEST_BEGIN + "\n")
     end = text.find("\n" + MANIFEST_END + "\n")
     if start < 0 or end < start:
@@ -134,31 +91,39 @@ def parse_plan_file(text: str) -> PlanFile:
     body = text[end + len(MANIFEST_END) + 2:]
     if body.startswith("\n"):
         body = body[1:]
-    return PlanFile(manifest=data, body=body)
+    manifest = Manifest.from_json(data)
+    steps, titles = parse_steps(body)
+    return Plan(steps=tuple(steps), manifest=manifest, target=manifest.database,
+                phase_titles=titles or dict(PHASES),
+                intact=body_hash(body) == manifest.plan_hash)
 
 
 STEP_MARK = "-- tuner:step "
 _STRUCTURE = ("BEGIN IMMEDIATE;", "BEGIN;", "COMMIT;")
 
 
-def parse_steps(body: str) -> list[FileStep]:
-    """Split a plan body at its `-- tuner:step` markers. Lines between markers, other than
-    comments and the phase's BEGIN/COMMIT, are the step's SQL; statements are split with
-    `sqlite3.complete_statement`, so a trigger body's inner semicolons stay inside it."""
-    steps: list[FileStep] = []
+def parse_steps(body: str) -> tuple[list[Step], dict[int, str]]:
+    """Split a plan body at its `-- tuner:step` markers, and the phase titles. Lines between
+    markers, other than comments and the phase's BEGIN/COMMIT, are the step's SQL; statements
+    are split with `sqlite3.complete_statement`, so a trigger body's inner semicolons stay
+    inside it."""
+    steps: list[Step] = []
+    titles: dict[int, str] = {}
     phase = 0
     current: dict[str, Any] | None = None
     lines: list[str] = []
 
     def close() -> None:
         if current is not None:
-            steps.append(FileStep(statements=_split_statements(lines), **current))
+            steps.append(Step(sql=split_statements(lines), **current))
 
     for line in body.splitlines():
         if line.startswith("-- Phase "):
             close()
             current, lines = None, []
-            phase = int(line[len("-- Phase "):].split(":", 1)[0])
+            number, _, title = line[len("-- Phase "):].partition(":")
+            phase = int(number)
+            titles[phase] = title.strip()
         elif line.startswith(STEP_MARK):
             close()
             current, lines = _parse_marker(line, phase), []
@@ -167,7 +132,7 @@ def parse_steps(body: str) -> list[FileStep]:
         elif current is not None and line.strip() not in _STRUCTURE:
             lines.append(line)
     close()
-    return steps
+    return steps, titles
 
 
 def _parse_marker(line: str, phase: int) -> dict[str, Any]:
@@ -182,17 +147,3 @@ def _parse_marker(line: str, phase: int) -> dict[str, Any]:
                 "object": json.loads(obj), "phase": phase, "reason": ""}
     except (KeyError, ValueError, IndexError) as exc:
         raise PlanFileError(f"damaged step marker: {line!r} ({exc})") from None
-
-
-def _split_statements(lines: list[str]) -> tuple[str, ...]:
-    out, buf = [], ""
-    for line in lines:
-        if not buf and (not line.strip() or line.lstrip().startswith("--")):
-            continue
-        buf += line + "\n"
-        if sqlite3.complete_statement(buf):
-            out.append(buf.strip())
-            buf = ""
-    if buf.strip():
-        raise PlanFileError(f"incomplete SQL statement in the plan: {buf.strip()[:80]!r}")
-    return tuple(out)

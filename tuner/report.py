@@ -13,7 +13,6 @@ import click
 from tuner.apply import ApplyResult
 from tuner.history import HistoryRow
 from tuner.model import Index, State
-from tuner.planfile import FileStep, PlanFile, body_hash, render_body
 from tuner.plantypes import PHASES, SYMBOLS, Plan, Step
 
 COLORS = {"+": "green", "-": "red", "~": "yellow", "!": "cyan", "*": "blue"}
@@ -63,7 +62,7 @@ def server_wide_note(steps: list[Step]) -> list[str]:
             "--server-settings."]
 
 
-def skipped_text(steps: list[FileStep]) -> str:
+def skipped_text(steps: list[Step]) -> str:
     """What apply says of the server-wide steps it leaves out (no --server-settings)."""
     listed = "; ".join(f"step {s.number} {s.kind} {s.object}" for s in steps)
     one = len(steps) == 1
@@ -116,7 +115,7 @@ def plan_json(plan: Plan) -> dict[str, Any]:
         "changes": not plan.empty,
         "summary": plan.summary(),
         "fingerprint": plan.fingerprint,
-        "plan_hash": body_hash(render_body(plan)),
+        "plan_hash": plan.plan_hash,
         "steps": [s.as_dict() for s in plan.steps],
         "runtime_settings": [{"name": s.name, "value": s.value} for s in plan.runtime],
         "warnings": list(plan.warnings),
@@ -231,13 +230,13 @@ def bench_text(report: Any) -> str:
     return "\n".join(lines) + "\n"
 
 
-def file_steps_text(plan: PlanFile) -> str:
+def file_steps_text(plan: Plan) -> str:
     """A saved plan's steps, for review before applying it."""
     lines = [f"Saved plan {plan.plan_hash[:12]} (profile "
-             f"{plan.manifest.get('profile', {}).get('name')} v"
-             f"{plan.manifest.get('profile', {}).get('version')}, made "
-             f"{plan.manifest.get('created')}):"]
-    for step in plan.steps():
+             f"{plan.manifest.profile.name} v"
+             f"{plan.manifest.profile.version}, made "
+             f"{plan.manifest.created}):"]
+    for step in plan.steps:
         sym = click.style(SYMBOLS.get(step.kind, "*"), bold=True)
         wide = f"  {SERVER_WIDE}" if step.server_wide else ""
         lines.append(f"  {sym} {step.kind} {step.object}{wide}\n      {step.reason}")

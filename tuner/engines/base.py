@@ -18,7 +18,7 @@ from tuner.changes import SetSetting
 from tuner.history import HistoryRow
 from tuner.model import Index, Profile, Query, Setting, State, View
 from tuner.options import ApplyOptions
-from tuner.planfile import FileStep, PlanFile
+from tuner.plantypes import Plan, Step
 from tuner.workload.advise.model import Advice, AdviseOptions
 from tuner.workload.bench.measure import BenchReport, Side
 from tuner.workload.demo.data import DemoRequest, DemoStats, DemoTarget
@@ -53,7 +53,7 @@ class StepFailed(Exception):
         super().__init__(message)
 
     @classmethod
-    def of(cls, step: FileStep, detail: str) -> StepFailed:
+    def of(cls, step: Step, detail: str) -> StepFailed:
         """`step 3 (create_index ix) failed: <detail>`."""
         return cls(f"step {step.number} ({step.kind} {step.object}) failed: {detail}")
 
@@ -77,7 +77,7 @@ class ApplySession(Protocol):
     def default_backup_dir(self) -> Path:
         """Where backups go when the user names no folder."""
 
-    def take_backup(self, plan: PlanFile, folder: Path, on_locked: Callable[[], None],
+    def take_backup(self, plan: Plan, folder: Path, on_locked: Callable[[], None],
                     on_progress: Progress) -> Backup:
         """Back up the database into `folder`, verified, or raise BackupError having changed
         nothing. `on_locked` runs once other writers are excluded, before anything is copied
@@ -104,7 +104,7 @@ class ApplySession(Protocol):
     def update_history(self, row_id: int, **values: Any) -> None:
         """Set `values` (HistoryRow field names) on a history row."""
 
-    def execute(self, step: FileStep, sql: str) -> None:
+    def execute(self, step: Step, sql: str) -> None:
         """Run one statement of `step`, checking what it must read back; StepFailed if not."""
 
     def close(self) -> None:

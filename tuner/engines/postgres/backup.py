@@ -34,7 +34,7 @@ from tuner.engines.postgres.conn import connect, driver, first_line, one, redact
 from tuner.engines.postgres.settings import guc_from_row, render_value, render_values
 from tuner.errors import BackupError, DatabaseError
 from tuner.history import now_utc
-from tuner.planfile import FileStep, PlanFile
+from tuner.plantypes import Plan, Step
 from tuner.render import render
 
 if TYPE_CHECKING:
@@ -90,9 +90,9 @@ def backup_label(conn: psycopg.Connection) -> str:
     return re.sub(r"[^A-Za-z0-9_.@-]", "_", text)
 
 
-def take_backup(conn: psycopg.Connection, url: str, plan: PlanFile, folder: Path, mode: str,
+def take_backup(conn: psycopg.Connection, url: str, plan: Plan, folder: Path, mode: str,
                 on_locked: Callable[[], None], lock_wait_ms: int = 0,
-                runs: Callable[[FileStep], bool] = lambda step: True) -> Backup:
+                runs: Callable[[Step], bool] = lambda step: True) -> Backup:
     """pg_dump, settings.json and rollback.sql into a new owner-only folder under `folder`.
     Nothing is left behind on failure; `on_locked` runs after pg_dump is found usable.
     pg_dump gives up after `lock_wait_ms` waiting for a table lock (0: waits forever).
@@ -100,7 +100,7 @@ def take_backup(conn: psycopg.Connection, url: str, plan: PlanFile, folder: Path
     started = time.perf_counter()
     pg_dump = pg_dump_path(conn)
     on_locked()
-    snapshot = read_snapshot(conn, plan, mode, [s for s in plan.steps() if runs(s)])
+    snapshot = read_snapshot(conn, plan, mode, [s for s in plan.steps if runs(s)])
     prepare_dir(folder)
     label = backup_label(conn)
     _remove_leftovers(folder, label)
@@ -191,13 +191,13 @@ def _write(path: Path, text: str) -> None:
 
 
 # -- what the plan touches, as it is now ----------------------------------------------------
-def touched_settings(steps: list[FileStep]) -> list[str]:
+def touched_settings(steps: list[Step]) -> list[str]:
     """The settings the apply changes: those of its set_setting steps (a setting the plan
     merely declares, already as wanted, is not touched, and not rolled back)."""
     return sorted({s.object for s in steps if s.kind == "set_setting"})
 
 
-def touched_objects(steps: list[FileStep]) -> list[tuple[str, str]]:
+def touched_objects(steps: list[Step]) -> list[tuple[str, str]]:
     """(kind, name) of the indexes and views a plan creates, replaces or drops, latest step
     first: undoing runs in reverse."""
     seen: list[tuple[str, str]] = []
@@ -209,8 +209,8 @@ def touched_objects(steps: list[FileStep]) -> list[tuple[str, str]]:
     return seen
 
 
-def read_snapshot(conn: psycopg.Connection, plan: PlanFile, mode: str,
-                  steps: list[FileStep]) -> dict[str, Any]:
+def read_snapshot(conn: psycopg.Connection, plan: Plan, mode: str,
+                  steps: list[Step]) -> dict[str, Any]:
     """settings.json: what the apply's `steps` touch, settings and objects, as it is before
     the apply."""
     names = touched_settings(steps)
@@ -252,7 +252,7 @@ def _settings(conn: psycopg.Connection, names: list[str]) -> list[dict[str, Any]
     return out
 
 
-def _objects(conn: psycopg.Connection, steps: list[FileStep]) -> list[dict[str, Any]]:
+def _objects(conn: psycopg.Connection, steps: list[Step]) -> list[dict[str, Any]]:
     """The touched indexes and views, their definitions read with search_path = pg_catalog so
     that every name in them is schema-qualified (the rollback runs under any search_path)."""
     with conn.transaction():

@@ -24,7 +24,7 @@ from tuner.errors import DatabaseError
 from tuner.history import HistoryRow
 from tuner.model import State
 from tuner.options import ApplyOptions
-from tuner.planfile import FileStep, PlanFile
+from tuner.plantypes import Plan, Step
 from tuner.render import render
 
 if TYPE_CHECKING:
@@ -95,7 +95,7 @@ class PostgresApplySession:
         """`.tuner-backups/` in the current directory (a server has no folder beside it)."""
         return Path.cwd() / DEFAULT_DIR
 
-    def take_backup(self, plan: PlanFile, folder: Path, on_locked: Callable[[], None],
+    def take_backup(self, plan: Plan, folder: Path, on_locked: Callable[[], None],
                     on_progress: Progress) -> Backup:
         """pg_dump + settings snapshot + rollback script (tuner.engines.postgres.backup); the
         advisory lock is already held, so `on_locked` runs once pg_dump is known usable."""
@@ -155,7 +155,7 @@ class PostgresApplySession:
         except driver().Error as exc:
             raise DatabaseError(self.where, first_line(exc)) from None
 
-    def execute(self, step: FileStep, sql: str) -> None:
+    def execute(self, step: Step, sql: str) -> None:
         """Run one statement as written; in autocommit outside the transactional phase."""
         try:
             self.conn.execute(sql)
@@ -178,7 +178,7 @@ class PostgresApplySession:
             self.conn.close()
 
 
-def _hint(step: FileStep, sql: str, exc: BaseException) -> str:
+def _hint(step: Step, sql: str, exc: BaseException) -> str:
     """What to do about the failures a user meets most: for a permission error, the privilege
     this very statement needs; for a failed concurrent build, what it left behind."""
     errors = driver().errors
@@ -191,7 +191,7 @@ def _hint(step: FileStep, sql: str, exc: BaseException) -> str:
     return ""
 
 
-def _privilege_needed(step: FileStep, sql: str) -> str:
+def _privilege_needed(step: Step, sql: str) -> str:
     """The privilege a statement of `step` needs, in words, naming the setting or object."""
     statement = " ".join(sql.split()).upper()
     if statement.startswith("ALTER SYSTEM"):

@@ -24,7 +24,7 @@ from tuner.errors import DatabaseError, TunerError
 from tuner.history import HistoryRow
 from tuner.model import State
 from tuner.options import ApplyOptions
-from tuner.planfile import FileStep, PlanFile
+from tuner.plantypes import Plan, Step
 
 
 class SQLiteApplySession:
@@ -51,7 +51,7 @@ class SQLiteApplySession:
         """`.tuner-backups/` beside the database file."""
         return default_dir(Path(self.db))
 
-    def take_backup(self, plan: PlanFile, folder: Path, on_locked: Callable[[], None],
+    def take_backup(self, plan: Plan, folder: Path, on_locked: Callable[[], None],
                     on_progress: Progress) -> Backup:
         """The byte copy runs under the write lock (nobody commits during it); its
         verification runs after the lock is released, so the application is blocked only for
@@ -118,7 +118,7 @@ class SQLiteApplySession:
         except sqlite3.Error as exc:
             raise database_error(self.db, exc) from None
 
-    def execute(self, step: FileStep, sql: str) -> None:
+    def execute(self, step: Step, sql: str) -> None:
         """Run one statement; `PRAGMA journal_mode = X` must answer with X."""
         try:
             rows = self.conn.execute(sql).fetchall()
@@ -139,14 +139,14 @@ class SQLiteApplySession:
             self.lock.release()
 
 
-def _pragma_target(step: FileStep, sql: str) -> str | None:
+def _pragma_target(step: Step, sql: str) -> str | None:
     """`PRAGMA journal_mode = X` answers with the mode it got: the value to compare with."""
     if step.kind == "set_pragma" and step.object == "journal_mode" and "=" in sql:
         return sql.split("=", 1)[1].strip().rstrip(";").strip().lower()
     return None
 
 
-def _explain(step: FileStep, exc: sqlite3.Error) -> str:
+def _explain(step: Step, exc: sqlite3.Error) -> str:
     text = StepFailed.of(step, str(exc)).message
     if "locked" in str(exc) and step.kind == "set_pragma":
         text += (" (leaving WAL mode, or changing page_size, needs every other connection "

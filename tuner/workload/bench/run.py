@@ -15,11 +15,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from tuner.api import make_plan
-from tuner.apply import apply_plan_file
+from tuner.apply import apply_plan
 from tuner.engines.lookup import engine_for, engine_named
 from tuner.model import Profile, Query
 from tuner.options import ApplyOptions
-from tuner.planfile import parse_plan_file, render_plan_file
 from tuner.workload.bench.measure import (
     BenchReport,
     LeftOut,
@@ -87,9 +86,9 @@ def bench_compare(db: str, profile: Profile, *, runs: int = 20, warmup: int = 2,
 
     def tune(copy: str) -> int:
         """Apply the profile to the scratch copy as `tuner apply` does (no backup of it)."""
-        plan = parse_plan_file(render_plan_file(make_plan(scoped, copy)))
-        apply_plan_file(plan, copy, ApplyOptions(no_backup=True))
-        return len(plan.steps())
+        plan = make_plan(scoped, copy)
+        apply_plan(plan, copy, ApplyOptions(no_backup=True))
+        return len(plan.steps)
 
     report = engine_for(db).bench_compare(db, scoped, chosen, runs=runs, warmup=warmup,
                                           batch=batch, say=say, tune=tune)
