@@ -32,7 +32,14 @@ from tuner.engines.postgres_conn import redact
 from tuner.errors import TunerError
 from tuner.planfile import parse_plan_file, render_plan_file
 from tuner.profile import load_profile
-from tuner.report import advise_text, advise_written_text, bench_text, check_text, plan_text
+from tuner.report import (
+    advise_text,
+    advise_written_text,
+    bench_noise_warning,
+    bench_text,
+    check_text,
+    plan_text,
+)
 
 
 @click.command("demo-db", context_settings=CONTEXT)
@@ -200,6 +207,8 @@ def bench_cmd(profile: str, db: str, compare: bool, runs: int, warmup: int,
         write_atomic(Path(html_file), bench_html(report), "the HTML report")
         note(f"HTML report written to {html_file}.")
     emit(fmt, report.as_dict(), bench_text(report))
+    if warning := bench_noise_warning(report):
+        note(warning)
 
 
 @click.command("check", context_settings=CONTEXT)

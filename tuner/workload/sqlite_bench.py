@@ -27,7 +27,6 @@ from tuner.workload.measure import (
     WriteCost,
     busiest_tables,
     measure,
-    median_ms,
     same_rows,
 )
 
@@ -180,8 +179,9 @@ def _insert_once(db: Path, profile: Profile, sql: str, batch: int) -> float:
 def write_cost(before: Path, after: Path, state: State, profile: Profile, batch: int = 2000,
                rounds: int = 3) -> WriteCost:
     """Insert `batch` copies of existing rows into the busiest table of both copies, each in
-    a transaction that is rolled back, alternating; a table whose rows cannot be copied (a
-    UNIQUE constraint, a NOT NULL rowid alias...) is skipped for the next one."""
+    a transaction that is rolled back, alternating, `rounds` times (bench's --runs); a table
+    whose rows cannot be copied (a UNIQUE constraint, a NOT NULL rowid alias...) is skipped
+    for the next one."""
     reasons = []
     for table in busiest_tables(state, profile)[:3]:
         columns = [c for c in table.columns if c != table.rowid_alias]
@@ -195,8 +195,7 @@ def write_cost(before: Path, after: Path, state: State, profile: Profile, batch:
         except sqlite3.Error as exc:
             reasons.append(f"{table.name}: {exc}")
             continue
-        return WriteCost(table.name, size, True, None, median_ms(times[0]), median_ms(times[1]),
-                         reasons)
+        return WriteCost.timed(table.name, size, times[0], times[1], reasons)
     return WriteCost(None, batch, False, "; ".join(reasons) or "no table with rows", None, None,
                      reasons)
 
@@ -237,7 +236,7 @@ def compare(db: str, profile: Profile, chosen: list[Query], *, runs: int, warmup
             for side in sides:
                 side.close()
         say("Timing a batch insert before and after ...")
-        report.write_cost = write_cost(before, after, state, profile, batch)
+        report.write_cost = write_cost(before, after, state, profile, batch, rounds=runs)
         return report
 
 
