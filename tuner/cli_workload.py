@@ -153,6 +153,8 @@ def demo_cmd(engine: str | None, db: str | None, workdir: str, participants: int
     out("What the profile buys on this data (tuner bench --compare, measured on a copy of "
         "the untuned database):")
     out(bench_text(report), nl=False)
+    if warning := bench_noise_warning(report):
+        note(warning)
 
 
 def _demo_progress() -> Any:
