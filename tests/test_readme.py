@@ -216,3 +216,7 @@ def test_readme_runs_in_order(tmp_path: Path, request: pytest.FixtureRequest) ->
     print(f"ran {len(ran)} README blocks (lines {ran}); skipped {len(skipped)}:",
           *skipped, sep="\n  ")
     assert pg_url is not None, "no README block used PostgreSQL: the TUNER_DB line moved?"
+    for plan in work.glob("*.sql"):  # the shared server's configuration was left alone
+        statements = re.findall(r"^\s*ALTER\s+SYSTEM\b.*$", plan.read_text(encoding="utf-8"),
+                                re.MULTILINE | re.IGNORECASE)
+        assert not statements, f"{plan.name}: {statements}"
