@@ -14,8 +14,8 @@ from helpers import wal_demo_db
 import tuner
 from tuner.errors import DatabaseError, TunerError
 from tuner.model import CONNECTION, Setting
-from tuner.runtime.connect import configure
 from tuner.runtime import pool as pool_module
+from tuner.runtime.connect import configure
 
 ROOT = Path(__file__).resolve().parent.parent
 BOT = ROOT / "profiles" / "telegram-bot.yaml"
