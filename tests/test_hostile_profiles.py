@@ -280,6 +280,9 @@ def test_postgresql_names_longer_than_63_bytes_are_refused(
         r = run(capsys, "validate", write_profile(tmp_path / "long.yaml", data))
         assert_one_line(r.code, r.err, "long.yaml:", f" {fmt(where)}: ", "64 bytes",
                         "truncate it to 63 bytes")
+    qualified = profile_with("postgresql")
+    put(qualified, ("indexes", 0, "table"), "s" * 63 + "." + "t" * 63)
+    assert run(capsys, "validate", write_profile(tmp_path / "q.yaml", qualified)).code == 0
     sqlite_ok = profile_with()
     put(sqlite_ok, ("indexes", 0, "name"), "é" * 32)    # SQLite keeps long names
     assert run(capsys, "validate", write_profile(tmp_path / "s.yaml", sqlite_ok)).code == 0

@@ -119,8 +119,9 @@ def _names(data: dict) -> Iterator[tuple[tuple, Any, bool]]:
 
 
 def check_names(data: dict, fail: Fail, max_bytes: int | None = None) -> None:
-    """Refuse a name with a control or format character, or longer than `max_bytes` in UTF-8
-    where the engine truncates identifiers (the engine's `max_name_bytes`)."""
+    """Refuse a name with a control or format character, or a name (each part of a dotted,
+    schema-qualified one) longer than `max_bytes` in UTF-8 where the engine truncates
+    identifiers (the engine's `max_name_bytes`)."""
     for where, name, identifier in _names(data):
         if not isinstance(name, str):
             continue  # the schema has said so already
@@ -128,7 +129,11 @@ def check_names(data: dict, fail: Fail, max_bytes: int | None = None) -> None:
         if problem:
             raise fail(where, f"{show(name)} contains {problem}; names may not contain "
                        "control or format characters")
-        size = len(name.encode("utf-8"))
-        if identifier and max_bytes is not None and size > max_bytes:
-            raise fail(where, f"{show(name)} is {size} bytes long in UTF-8; the engine "
-                       f"would silently truncate it to {max_bytes} bytes")
+        if not identifier or max_bytes is None:
+            continue
+        for part in name.split("."):  # a schema-qualified name: each part has the limit
+            size = len(part.encode("utf-8"))
+            if size > max_bytes:
+                raise fail(where, f"{show(part)} is {size} bytes long in UTF-8, over the "
+                           f"engine's {max_bytes}-byte limit for a name; the engine would "
+                           f"silently truncate it to {max_bytes} bytes")
