@@ -274,8 +274,9 @@ def test_postgresql_names_longer_than_63_bytes_are_refused(
     ok = profile_with("postgresql")
     put(ok, ("indexes", 0, "name"), "é" * 31 + "x")    # 63 bytes
     assert run(capsys, "validate", write_profile(tmp_path / "ok.yaml", ok)).code == 0
-    for where in NAME_FIELDS[1:-1]:
+    for where in [*NAME_FIELDS[1:-1], ("indexes", 0, "include", 0)]:
         data = profile_with("postgresql")
+        data["indexes"][0]["include"] = ["b"]
         put(data, where, "é" * 32)                     # 32 characters, 64 bytes
         r = run(capsys, "validate", write_profile(tmp_path / "long.yaml", data))
         assert_one_line(r.code, r.err, "long.yaml:", f" {fmt(where)}: ", "64 bytes",

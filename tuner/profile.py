@@ -2,7 +2,9 @@
 
 This module owns reading profile files, merging parents into children, and every check that
 can be made without a database. Errors name the file, the line and the JSON path, as in
-`profiles/bot.yaml:14: indexes[2].columns: [] should be non-empty`.
+`profiles/bot.yaml:14: indexes[2].columns: [] should be non-empty`. A profile is untrusted
+input: tuner.yamlsafe reads each file within limits, and tuner.profile_limits checks what its
+strings and numbers may hold.
 """
 
 from __future__ import annotations
