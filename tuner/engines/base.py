@@ -128,6 +128,9 @@ class Engine(Protocol):
     index_features: frozenset[str]
     #: The values `maintenance.vacuum` may take.
     vacuum_modes: tuple[str, ...]
+    #: The longest identifier the engine keeps, in UTF-8 bytes; a longer name is refused at
+    #: validation (PostgreSQL truncates it silently). None: no limit.
+    max_name_bytes: int | None
 
     def normalize_setting(self, name: str, value: Any) -> Any:
         """Canonical value of a setting, or ValueError naming what is accepted."""

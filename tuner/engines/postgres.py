@@ -73,6 +73,9 @@ class PostgresEngine:
     runtime_note = RUNTIME_NOTE
     index_features = frozenset({"include", "method"})
     vacuum_modes = ("never", "auto", "analyze")
+    #: NAMEDATALEN - 1: PostgreSQL truncates a longer identifier with only a NOTICE
+    #: (https://www.postgresql.org/docs/15/sql-syntax-lexical.html#SQL-SYNTAX-IDENTIFIERS).
+    max_name_bytes: int | None = 63
 
     def __init__(self) -> None:
         self._url: str | None = None

@@ -54,6 +54,8 @@ class SQLiteEngine:
                     "connection; never planned, never drift):")
     index_features: frozenset[str] = frozenset()
     vacuum_modes = ("never", "auto")
+    #: SQLite keeps names of any length (https://www.sqlite.org/limits.html).
+    max_name_bytes: int | None = None
 
     # -- settings ---------------------------------------------------------------------
     def normalize_setting(self, name: str, value: Any) -> Any:
