@@ -55,6 +55,7 @@ def test_flushes_when_the_interval_passed_from_the_recording_thread(tmp_path):
     cap = tmp_path / "c.db"
     ticks = itertools.count()                   # a clock that advances one per record
     rec = Recorder(cap, flush_every=10, clock=lambda: next(ticks))
+    rec.check_every = 1
     for i in range(25):
         rec.record(LOOKUP, (i,), 0.001, 1)
     assert rec.flushes == 2 and 10 < by_text(cap)[LOOKUP].calls < 25
@@ -134,6 +135,7 @@ WRITER = textwrap.dedent("""
         time.sleep(0.001)
     ticks = itertools.count()
     rec = Recorder(path, flush_every=37, clock=lambda: next(ticks))
+    rec.check_every = 1
     for i in range(n):
         rec.record("SELECT * FROM t WHERE id = ?", (i,), 0.001, 1)
         rec.record("UPDATE t SET n = n + 1 WHERE id = ?", (i,), 0.002, 1)

@@ -54,7 +54,7 @@ def utc(seconds: float) -> str:
 
 
 # -- what a flush writes -----------------------------------------------------------------------
-@dataclass
+@dataclass(slots=True)
 class Aggregate:
     """One statement shape's numbers for one flush (see schema.sql for each field)."""
 
