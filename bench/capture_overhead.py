@@ -25,7 +25,7 @@ from common import machine, median, table, timed_rotation
 
 import tuner
 from tuner.capture import Recorder
-from tuner.capture.normalize import normalize
+from tuner.capture.normalize import normalize, parsed_shape
 
 LOOKUP = "SELECT name, score FROM users WHERE id = ?"
 INSERT = "INSERT INTO events (user_id, kind, at) VALUES (?, ?, ?)"
@@ -124,7 +124,7 @@ def main() -> None:
     bulk_times = timed_rotation([bulk(False), bulk(True)], args.rounds)
     rows_per_s = [args.batches * args.batch / median(t) for t in bulk_times]
 
-    normalize.cache_clear()
+    parsed_shape.cache_clear()
     started = perf()
     for i in range(200):
         normalize(f"SELECT name FROM users WHERE id = {i} AND score IN (1, 2, {i})")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tuner.capture.normalize import UNPARSED, normalize
+from tuner.capture.normalize import MAX_PARSE, UNPARSED, normalize, parsed_shape
 
 
 def test_literals_become_one_placeholder():
@@ -114,8 +114,19 @@ def test_several_statements_in_one_text():
 
 
 def test_normalization_is_cached_per_text():
-    normalize.cache_clear()
+    parsed_shape.cache_clear()
     sql = "SELECT * FROM cached WHERE id = ?"
     first = normalize(sql)
     assert normalize(sql) is first
-    assert normalize.cache_info().hits == 1
+    assert parsed_shape.cache_info().hits == 1
+
+
+def test_very_long_texts_are_not_parsed_but_fold_their_rows():
+    def bulk(n):
+        rows = ", ".join(f"({i}, 'name {i}', NULL)" for i in range(n))
+        return f"INSERT INTO t (a, b, c) VALUES {rows}"
+
+    long = normalize(bulk(2000))
+    assert len(bulk(2000)) > MAX_PARSE and long.kind == UNPARSED and "longer than" in long.error
+    assert long.text == "INSERT INTO t ( a , b , c ) VALUES ( ? , ? , NULL )"
+    assert long.fingerprint == normalize(bulk(3000)).fingerprint

@@ -11,7 +11,8 @@ parser's message.
 
 Normalizing parses, which costs about half a millisecond; applications repeat the same few
 texts, so results are cached per raw text (an LRU of CACHE_SIZE entries) and the hot path is a
-dictionary lookup.
+dictionary lookup. Texts longer than MAX_PARSE (a bulk INSERT with its values inlined) are not
+parsed nor cached: they get the fallback, which folds their repeated rows too.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ from sqlglot.errors import SqlglotError
 from tuner.sqltext import NUMBER, PARAM, PUNCT, STRING, SQLSyntaxError, Token, tokenize
 
 #: Distinct raw texts whose Shape is kept (an application with literals inlined makes many).
-CACHE_SIZE = 4096
+CACHE_SIZE = 2048
+#: Longer texts are not parsed: a parse takes time in proportion, and the cache keeps the text.
+MAX_PARSE = 10_000
 #: tuner's engine names -> sqlglot dialects (sqlglot names are accepted as they are).
 DIALECTS = {"sqlite": "sqlite", "postgresql": "postgres"}
 #: Parameter spellings sqlglot's dialect does not read, by the prefix the tokenizer gives them;
@@ -75,10 +78,17 @@ def fingerprint(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
 
 
-@lru_cache(maxsize=CACHE_SIZE)
 def normalize(sql: str, dialect: str = "sqlite") -> Shape:
     """The Shape of `sql` in `dialect` (an engine or sqlglot dialect name). Never raises for a
-    text it cannot parse; cached per (sql, dialect)."""
+    text it cannot parse; cached per (sql, dialect) up to MAX_PARSE characters."""
+    if len(sql) > MAX_PARSE:
+        return unparsed(sql, f"not parsed: longer than {MAX_PARSE:,} characters")
+    return parsed_shape(sql, dialect)
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def parsed_shape(sql: str, dialect: str) -> Shape:
+    """normalize() of a text short enough to parse, cached."""
     read = DIALECTS.get(dialect, dialect)
     try:
         trees = [t for t in sqlglot.parse(_rewrite_params(sql, read), read=read)
@@ -249,7 +259,34 @@ def _psycopg_param(tokens: list[Token], i: int) -> int:
 
 
 def _fold_lists(words: list[str]) -> list[str]:
-    """`( ? , ? , ? )` -> `( ? )`."""
+    """`( ? , ? , ? )` -> `( ? )`, then `( ? ) , ( ? )` -> `( ? )`."""
+    return _fold_rows(_fold_values(words))
+
+
+def _fold_rows(words: list[str]) -> list[str]:
+    """A parenthesized group repeated after commas, kept once."""
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        if words[i] != "(":
+            out.append(words[i])
+            i += 1
+            continue
+        depth, j = 0, i
+        while j < len(words):
+            depth += (words[j] == "(") - (words[j] == ")")
+            if depth == 0:
+                break
+            j += 1
+        group = words[i:j + 1]
+        out += group
+        i = j + 1
+        while words[i:i + 1] == [","] and words[i + 1:i + 1 + len(group)] == group:
+            i += 1 + len(group)
+    return out
+
+
+def _fold_values(words: list[str]) -> list[str]:
     out: list[str] = []
     i = 0
     while i < len(words):

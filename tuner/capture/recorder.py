@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from tuner.capture import store
-from tuner.capture.normalize import normalize
+from tuner.capture.normalize import MAX_PARSE, normalize
 from tuner.capture.store import Aggregate, CaptureError
 
 log = logging.getLogger("tuner.capture")
@@ -43,6 +43,8 @@ log = logging.getLogger("tuner.capture")
 FLUSH_EVERY = 5.0
 #: Longest string parameter kept in a sample (longer ones are cut, with a marker).
 MAX_PARAM_TEXT = 200
+#: Longest raw text kept as a statement's sample (a bulk INSERT with inlined values is cut).
+MAX_SAMPLE_SQL = MAX_PARSE
 #: Most items of a sequence kept in a sample.
 MAX_PARAM_ITEMS = 100
 
@@ -109,7 +111,7 @@ class Recorder:
             agg.latency[bucket] = agg.latency.get(bucket, 0) + weight
             if per_call > agg.max_s:
                 agg.max_s = per_call
-                agg.sample_sql = sql
+                agg.sample_sql = sql[:MAX_SAMPLE_SQL]
                 agg.sample_params = jsonable(params)
             self._countdown -= 1
             due = False
