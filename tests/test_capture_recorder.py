@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -215,3 +216,25 @@ def test_recorder_for_shares_one_per_file_and_reads_the_environment(tmp_path, mo
 def test_jsonable_params():
     assert jsonable((1, 2.5, None, True, "x" * 500, b"abc", {"k": [object]})) == [
         1, 2.5, None, True, "x" * 200 + "...", {"bytes": 3}, {"k": [repr(object)]}]
+
+
+def test_threads_recording_while_flushing_lose_nothing(tmp_path):
+    cap = tmp_path / "c.db"
+    ticks = itertools.count()
+    rec = Recorder(cap, flush_every=50, clock=lambda: next(ticks))
+    rec.check_every = 1
+
+    def work(k: int) -> None:
+        for i in range(1000):
+            rec.record(LOOKUP, (i,), 0.001, 1)
+            rec.record(f"SELECT * FROM t{k} WHERE a = ?", (i,), 0.002, 2)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    rec.close()
+    stats = by_text(cap)
+    assert rec.flushes > 10 and stats[LOOKUP].calls == 4000
+    assert [stats[f"SELECT * FROM t{k} WHERE a = ?"].rows for k in range(4)] == [2000] * 4

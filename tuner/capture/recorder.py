@@ -28,7 +28,6 @@ import os
 import random
 import threading
 import time
-import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -48,7 +47,8 @@ MAX_SAMPLE_SQL = MAX_PARSE
 #: Most items of a sequence kept in a sample.
 MAX_PARAM_ITEMS = 100
 
-_LIVE: weakref.WeakSet[Recorder] = weakref.WeakSet()
+#: Recorders not closed yet, held so that one dropped without close() is flushed at exit.
+_LIVE: set[Recorder] = set()
 
 
 class Recorder:
