@@ -93,10 +93,11 @@ def test_db_says_scan_or_search_for_each_read(capsys, capture, app_db):
         in text
 
 
-def test_db_is_only_read(capsys, capture, app_db):
-    before = app_db.read_bytes()
+def test_db_and_capture_are_only_read(capsys, capture, app_db):
+    before = app_db.read_bytes(), capture.read_bytes()
     run(capsys, "workload", "show", capture, "--db", app_db)
-    assert app_db.read_bytes() == before
+    assert (app_db.read_bytes(), capture.read_bytes()) == before
+    assert sorted(p.name for p in capture.parent.iterdir()) == ["app.db", "capture.db"]
 
 
 @pytest.mark.parametrize("make, fragment", [

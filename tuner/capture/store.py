@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from tuner import __version__
 from tuner.errors import TunerError
@@ -90,10 +89,13 @@ class Aggregate:
 
 # -- opening -----------------------------------------------------------------------------------
 def _connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
+    """A connection in autocommit mode. `readonly` is `PRAGMA query_only`, not `mode=ro`: a
+    mode=ro connection to a WAL file leaves its -wal and -shm behind, as it may not checkpoint
+    (https://www.sqlite.org/wal.html#readonly)."""
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT, isolation_level=None)
     if readonly:
-        uri = "file:" + quote(str(path.resolve())) + "?mode=ro"
-        return sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT, isolation_level=None)
-    return sqlite3.connect(str(path), timeout=BUSY_TIMEOUT, isolation_level=None)
+        conn.execute("PRAGMA query_only = 1")
+    return conn
 
 
 def _check(conn: sqlite3.Connection, path: Path, engine: str | None) -> dict[str, str] | None:
