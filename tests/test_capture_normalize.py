@@ -81,6 +81,8 @@ def test_multi_row_values_fold_to_one_row():
     ("CREATE TABLE n AS SELECT * FROM t", "ddl", ("t",), ()),
     ("BEGIN IMMEDIATE", "transaction", (), ()),
     ("PRAGMA journal_mode", "pragma", (), ()),
+    ("DETACH x", "other", (), ()),
+    ("TRUNCATE t", "ddl", ("t",), ()),
 ])
 def test_reads_writes_and_kind(sql, kind, reads, writes):
     shape = normalize(sql)
@@ -130,3 +132,11 @@ def test_very_long_texts_are_not_parsed_but_fold_their_rows():
     assert len(bulk(2000)) > MAX_PARSE and long.kind == UNPARSED and "longer than" in long.error
     assert long.text == "INSERT INTO t ( a , b , c ) VALUES ( ? , ? , NULL )"
     assert long.fingerprint == normalize(bulk(3000)).fingerprint
+
+
+def test_sqlglot_does_not_warn_while_normalizing(caplog):
+    with caplog.at_level("WARNING", logger="sqlglot"):
+        assert normalize("REPLACE INTO quiet VALUES (1)").kind == "upsert"
+        assert normalize("ATTACH DATABASE 'x.db' AS x").text == "ATTACH ? AS x"
+        assert normalize("VACUUM ANALYZE t", "postgresql").kind == "other"
+    assert not [r for r in caplog.records if r.name.startswith("sqlglot")]

@@ -18,6 +18,8 @@ parsed nor cached: they get the fallback, which folds their repeated rows too.
 from __future__ import annotations
 
 import hashlib
+import logging
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -42,14 +44,28 @@ MAX_TEXT = 2000
 
 UNPARSED = "unparsed"
 
+
+class _Quiet(logging.Filter):
+    """Drops sqlglot's warnings while this thread normalizes: an application that captures
+    must not get a line on stderr for each statement sqlglot reads only as a command."""
+
+    local = threading.local()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(self.local, "on", False)
+
+
+logging.getLogger("sqlglot").addFilter(_Quiet())
+
 # Root expressions that are statements, and the kind each one gets (first match wins).
 _KINDS: tuple[tuple[type[exp.Expression], str], ...] = (
     (exp.Query, "select"), (exp.Insert, "insert"), (exp.Update, "update"),
     (exp.Delete, "delete"), (exp.Merge, "merge"),
-    (exp.Create, "ddl"), (exp.Drop, "ddl"), (exp.Alter, "ddl"),
-    (exp.Transaction, "transaction"), (exp.Commit, "transaction"),
+    (exp.Create, "ddl"), (exp.Drop, "ddl"), (exp.Alter, "ddl"), (exp.TruncateTable, "ddl"),
+    (exp.Grant, "ddl"), (exp.Transaction, "transaction"), (exp.Commit, "transaction"),
     (exp.Rollback, "transaction"), (exp.Pragma, "pragma"), (exp.Analyze, "other"),
-    (exp.Set, "other"), (exp.Command, "other"),
+    (exp.Set, "other"), (exp.Attach, "other"), (exp.Detach, "other"), (exp.Copy, "other"),
+    (exp.Describe, "other"), (exp.Use, "other"), (exp.Command, "other"),
 )
 _VALUES = (exp.Literal, exp.Placeholder, exp.Parameter)
 
@@ -90,11 +106,14 @@ def normalize(sql: str, dialect: str = "sqlite") -> Shape:
 def parsed_shape(sql: str, dialect: str) -> Shape:
     """normalize() of a text short enough to parse, cached."""
     read = DIALECTS.get(dialect, dialect)
+    _Quiet.local.on = True
     try:
         trees = [t for t in sqlglot.parse(_rewrite_params(sql, read), read=read)
                  if t is not None]
     except (SqlglotError, RecursionError, ValueError) as exc:
         return unparsed(sql, _first_line(exc))
+    finally:
+        _Quiet.local.on = False
     if not trees:
         return unparsed(sql, "no statement")
     shapes = []
