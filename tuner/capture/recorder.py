@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from tuner.capture import store
-from tuner.capture.normalize import MAX_PARSE, normalize
+from tuner.capture.normalize import CACHE_SIZE, MAX_PARSE, Shape, normalize
 from tuner.capture.store import Aggregate, CaptureError
 
 log = logging.getLogger("tuner.capture")
@@ -77,6 +77,7 @@ class Recorder:
         self._random = random.Random(seed).random
         self._clock = clock
         self._aggs: dict[str, Aggregate] = {}
+        self._shapes: dict[str, Shape] = {}
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
         self._closed = False
@@ -93,7 +94,9 @@ class Recorder:
         every = self.every
         if every > 1 and self._random() * every >= 1.0:
             return
-        shape = normalize(sql, self.engine)
+        shape = self._shapes.get(sql)
+        if shape is None:
+            shape = self._shape(sql)
         per_call = seconds / calls                  # executemany: no single execution timed
         bucket = int(per_call * 1e6).bit_length()
         weight = calls * every
@@ -122,6 +125,16 @@ class Recorder:
                     self._due = float("inf")        # one thread flushes; flush() resets it
         if due:
             self._flush_quietly()
+
+    def _shape(self, sql: str) -> Shape:
+        """normalize(), remembered per raw text in this recorder (one dict lookup on the hot
+        path), up to MAX_PARSE characters; forgotten all at once when CACHE_SIZE texts are held."""
+        shape = normalize(sql, self.engine)
+        if len(sql) <= MAX_PARSE:                   # a longer text is not worth its memory
+            if len(self._shapes) >= CACHE_SIZE:
+                self._shapes = {}
+            self._shapes[sql] = shape
+        return shape
 
     # -- flushing ----------------------------------------------------------------------------
     def pending(self) -> int:
