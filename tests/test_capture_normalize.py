@@ -140,3 +140,7 @@ def test_sqlglot_does_not_warn_while_normalizing(caplog):
         assert normalize("ATTACH DATABASE 'x.db' AS x").text == "ATTACH ? AS x"
         assert normalize("VACUUM ANALYZE t", "postgresql").kind == "other"
     assert not [r for r in caplog.records if r.name.startswith("sqlglot")]
+
+
+def test_bytes_are_decoded():
+    assert normalize(b"SELECT * FROM t WHERE a = 1").text == "SELECT * FROM t WHERE a = ?"

@@ -96,7 +96,11 @@ def fingerprint(text: str) -> str:
 
 def normalize(sql: str, dialect: str = "sqlite") -> Shape:
     """The Shape of `sql` in `dialect` (an engine or sqlglot dialect name). Never raises for a
-    text it cannot parse; cached per (sql, dialect) up to MAX_PARSE characters."""
+    text it cannot parse; cached per (sql, dialect) up to MAX_PARSE characters. Bytes are
+    decoded; any other object (a driver's composed query) is taken as its str()."""
+    if not isinstance(sql, str):
+        sql = (bytes(sql).decode("utf-8", "replace") if isinstance(sql, (bytes, bytearray))
+               else str(sql))
     if len(sql) > MAX_PARSE:
         return unparsed(sql, f"not parsed: longer than {MAX_PARSE:,} characters")
     return parsed_shape(sql, dialect)
@@ -104,16 +108,22 @@ def normalize(sql: str, dialect: str = "sqlite") -> Shape:
 
 @lru_cache(maxsize=CACHE_SIZE)
 def parsed_shape(sql: str, dialect: str) -> Shape:
-    """normalize() of a text short enough to parse, cached."""
+    """normalize() of a text short enough to parse, cached. Any failure of the parser (or of
+    sqlglot's SQL generator) gives the fallback: capture must never break the application."""
     read = DIALECTS.get(dialect, dialect)
     _Quiet.local.on = True
     try:
-        trees = [t for t in sqlglot.parse(_rewrite_params(sql, read), read=read)
-                 if t is not None]
+        return _parse_shape(sql, read)
     except (SqlglotError, RecursionError, ValueError) as exc:
         return unparsed(sql, _first_line(exc))
+    except Exception as exc:  # a sqlglot bug: count the statement, say so, go on
+        return unparsed(sql, f"normalization failed: {type(exc).__name__}: {_first_line(exc)}")
     finally:
         _Quiet.local.on = False
+
+
+def _parse_shape(sql: str, read: str) -> Shape:
+    trees = [t for t in sqlglot.parse(_rewrite_params(sql, read), read=read) if t is not None]
     if not trees:
         return unparsed(sql, "no statement")
     shapes = []
