@@ -19,6 +19,7 @@ import yaml
 from tuner import __version__
 from tuner.api import engine_for, make_plan, read_history
 from tuner.apply import ApplyOptions, Event, apply_plan_file
+from tuner.cli_capture import COMMANDS as CAPTURE_COMMANDS
 from tuner.cli_common import (
     CONTEXT,
     db_option,
@@ -64,7 +65,7 @@ def cli(debug: bool) -> None:
     """
 
 
-for _command in WORKLOAD_COMMANDS:
+for _command in (*WORKLOAD_COMMANDS, *CAPTURE_COMMANDS):
     cli.add_command(_command)
 
 
