@@ -196,51 +196,56 @@ def run_fleet(targets: list[str], work: Work, options: RunOptions,
     canary = min(options.canary, len(targets))
     with ThreadPoolExecutor(max_workers=max(1, options.jobs),
                             thread_name_prefix="tuner-fleet") as pool:
-        running: dict[Future[Outcome], int] = {}
+        running: set[Future[Outcome]] = set()
         failures = 0
         try:
             for number, target in enumerate(targets):
                 if number == canary and canary:  # all of the canary first, then the rest
                     while running:
-                        failures += _collect(running, done, report)
+                        failures += _collect(running, report)
                 while len(running) >= max(1, options.jobs):
-                    failures += _collect(running, done, report)
+                    failures += _collect(running, report)
                 stopped = _stop_reason(number, canary, failures, options, done)
                 if stopped:
                     break
-                running[pool.submit(attempt, target, work)] = number
+                running.add(pool.submit(_attempt_into, done, number, target, work))
             while running:
-                failures += _collect(running, done, report)
+                failures += _collect(running, report)
         except KeyboardInterrupt:
             stopped = "interrupted"
             if on_interrupt is not None:
                 on_interrupt(len(running))
-            _finish(running, done, report)
+            _finish(running, report)
     outcomes = [done.get(i) or Outcome(t, "skipped", error=_skipped(stopped))
                 for i, t in enumerate(targets)]
     return FleetResult(outcomes, stopped, time.perf_counter() - started)
 
 
-def _collect(running: dict[Future[Outcome], int], done: dict[int, Outcome],
-             report: Callable[[Outcome], None]) -> int:
-    """Wait for at least one running member to finish; record it; return the new failures."""
+def _attempt_into(done: dict[int, Outcome], number: int, target: str, work: Work) -> Outcome:
+    """`attempt`, its outcome recorded by the worker itself: a member that started is never
+    reported as not started, even when Ctrl-C lands between submitting and tracking it."""
+    outcome = done[number] = attempt(target, work)
+    return outcome
+
+
+def _collect(running: set[Future[Outcome]], report: Callable[[Outcome], None]) -> int:
+    """Wait for at least one running member to finish; report it; return the new failures."""
     finished, _ = wait(running, return_when=FIRST_COMPLETED)
     failures = 0
     for future in finished:
+        running.discard(future)
         outcome = future.result()
-        done[running.pop(future)] = outcome
         failures += outcome.status == "failed"
         report(outcome)
     return failures
 
 
-def _finish(running: dict[Future[Outcome], int], done: dict[int, Outcome],
-            report: Callable[[Outcome], None]) -> None:
+def _finish(running: set[Future[Outcome]], report: Callable[[Outcome], None]) -> None:
     """After Ctrl-C: wait for the members in flight (a second Ctrl-C cannot stop a thread,
     so it waits on)."""
     while running:
         try:
-            _collect(running, done, report)
+            _collect(running, report)
         except KeyboardInterrupt:
             continue
 
