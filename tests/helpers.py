@@ -100,6 +100,16 @@ def schema(db: Path) -> list[tuple]:
         con.close()
 
 
+def has_object(db: Path, name: str) -> bool:
+    """True when the database has a table, index, view or trigger of that name."""
+    con = sqlite3.connect(db)
+    try:
+        return con.execute("SELECT count(*) FROM sqlite_master WHERE name = ?",
+                           (name,)).fetchone()[0] == 1
+    finally:
+        con.close()
+
+
 def pragma(db: Path, name: str) -> object:
     """One pragma's value, read on a fresh connection."""
     con = sqlite3.connect(db)

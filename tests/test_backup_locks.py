@@ -10,12 +10,11 @@ fleet's Ctrl-C test (tests/test_fleet.py), which polls the history from another 
 
 from __future__ import annotations
 
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
-from helpers import wal_demo_db
+from helpers import has_object, wal_demo_db
 
 from tuner.apply import ApplyOptions
 from tuner.engines.sqlite import SQLiteEngine
@@ -92,9 +91,4 @@ def test_a_reader_closing_elsewhere_after_the_backup_loses_nothing(tmp_path: Pat
     assert holder.stdin is not None
     holder.stdin.close()
     assert holder.wait(timeout=60) == 0
-    con = sqlite3.connect(db)
-    try:
-        assert con.execute("SELECT count(*) FROM sqlite_master "
-                           "WHERE name = 'after_backup'").fetchone()[0] == 1
-    finally:
-        con.close()
+    assert has_object(db, "after_backup")

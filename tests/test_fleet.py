@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from helpers import (
     assert_error_last,
+    has_object,
     history,
     made_read_only,
     run,
@@ -76,12 +77,7 @@ def schema_sha(db: Path) -> str:
 
 
 def has_history(db: Path) -> bool:
-    con = sqlite3.connect(db)
-    try:
-        return con.execute("SELECT count(*) FROM sqlite_master "
-                           "WHERE name = 'tuner_history'").fetchone()[0] == 1
-    finally:
-        con.close()
+    return has_object(db, "tuner_history")
 
 
 def statuses(db: Path) -> list[str]:
@@ -224,6 +220,8 @@ def test_fleet_option_usage(capsys: pytest.CaptureFixture[str], tmp_path: Path,
     assert_error_last(run(capsys, "plan", BOT), "--db")
     assert_error_last(run(capsys, "plan", BOT, "--fleet", tmp_path, "--format", "sql"),
                       "--out DIR")
+    assert_error_last(run(capsys, "plan", BOT, "--db", tmp_path / "a.db", "--out", tmp_path),
+                      "is a folder")
     # apply to a fleet with no terminal to ask on: refused, nothing changed
     assert_error_last(run(capsys, "apply", BOT, "--fleet", tmp_path), "--yes")
     assert not has_history(tmp_path / "a.db")
@@ -241,6 +239,9 @@ def test_plan_out_writes_one_applicable_plan_per_database(capsys: pytest.Capture
     assert len(set(files)) == 2 and all(f.parent == tmp_path / "plans" for f in files)
     assert sorted(p.name for p in (tmp_path / "plans").iterdir()) == sorted(f.name for f in files)
     assert files[0].name == plan_file_name(str(east)) and files[0].name.startswith("shop.db-")
+    assert_error_last(run(capsys, "apply", BOT, "--fleet", listing, "--yes", "--backup-dir",
+                          tmp_path / "backups"), "several databases are named shop.db")
+    assert not (tmp_path / "backups").exists() and not has_history(east)
     for plan_file, db in zip(files, (east, west), strict=True):
         assert run(capsys, "apply", "--plan", plan_file, "--db", db, "--yes").code == 0
         assert run(capsys, "plan", BOT, "--db", db, "--detailed-exitcode").code == 0

@@ -61,7 +61,8 @@ def cli(debug: bool) -> None:
     \b
     Exit codes: 0 success; 1 any error (bad input included);
     2 changes pending (plan --detailed-exitcode only); 3 drift or a scanning hot query
-    (check only).
+    (check only); 130 interrupted (Ctrl-C). With --fleet: 1 if any database failed, else 2
+    or 3 if any database has changes or drift.
     """
 
 
@@ -138,6 +139,8 @@ def plan_cmd(profile: str, db: str, fleet: FleetArgs | None, out_file: str | Non
     2 changes pending (only with --detailed-exitcode)."""
     if fleet:
         return cli_fleet.plan(fleet, profile, out_file, fmt, detailed_exitcode)
+    if out_file and Path(out_file).is_dir():
+        raise click.UsageError(f"--out {out_file} is a folder: one database's plan is a file")
     refuse_overwriting_db(out_file, db, "--out")
     plan = make_plan(load_profile(profile), db)
     text = render_plan_file(plan) if out_file or fmt == "sql" else ""

@@ -32,7 +32,7 @@ from tuner.fleet import (
     run_fleet,
     shared_file_names,
 )
-from tuner.fleet_report import exit_code, fleet_json, fleet_text, progress_line
+from tuner.fleet_report import EXIT_INTERRUPTED, exit_code, fleet_json, fleet_text, progress_line
 from tuner.fleet_work import apply_work, check_work, history_work, plan_file_name, plan_work
 from tuner.plan import Plan
 from tuner.profile import load_profile
@@ -139,8 +139,11 @@ def apply(fleet: FleetArgs, profile: str | None, plan_path: str | None, yes: boo
             raise TunerError("refusing to apply to a fleet without --yes: there is no "
                              "terminal to confirm on; nothing was changed")
         planned = _run(fleet, targets, plan_work(loaded, keep=plans), "Planning")
+        if planned.stopped == "interrupted":
+            note("Interrupted while planning; nothing was changed.")
+            raise click.exceptions.Exit(EXIT_INTERRUPTED)
         note(_review(planned))
-        if planned.stopped == "interrupted" or not click.confirm(
+        if not click.confirm(
                 f"Apply to {planned.count('changed')} of {len(targets)} database(s)?",
                 default=False, err=True):
             raise TunerError("not confirmed; nothing was changed")
