@@ -46,11 +46,11 @@ FLEET_OPTIONS = (
                       "*.db, *.sqlite, *.sqlite3 files) or a file listing paths or URLs, one a "
                       "line. Each is processed as by a single command (own lock, backup, "
                       "history); one summary at the end."),
-    click.option("--jobs", "-j", type=click.IntRange(1), default=None,
+    click.option("--jobs", "-j", type=click.IntRange(1), default=None, metavar="N",
                  help="With --fleet: databases processed at once (default: the CPU cores)."),
     click.option("--canary", type=click.IntRange(0), default=0, metavar="N",
-                 help="With --fleet: process the first N databases alone first, and start no "
-                      "other if any of them fails."),
+                 help="With --fleet: process the first N databases first, and start no "
+                      "other unless all of them succeeded."),
     click.option("--max-failures", type=click.IntRange(1), default=None, metavar="K",
                  help="With --fleet: start no more databases once K have failed (the ones "
                       "running finish)."),
@@ -77,11 +77,10 @@ def db_or_fleet(command: Any) -> Any:
         return command(*args, db=None, fleet=FleetArgs(fleet, jobs, canary, max_failures),
                        **kwargs)
 
-    wrapper = click.option("--db", "db", envvar="TUNER_DB", metavar="PATH",
-                           help=DB_HELP + " Or --fleet.")(wrapper)
     for option in reversed(FLEET_OPTIONS):
         wrapper = option(wrapper)
-    return wrapper
+    return click.option("--db", "db", envvar="TUNER_DB", metavar="PATH",
+                        help=DB_HELP + " Or --fleet.")(wrapper)
 
 
 def confirm(question: str, yes: bool) -> None:

@@ -89,8 +89,8 @@ class FleetResult:
 
 @dataclass
 class RunOptions:
-    """How to run a fleet: threads, the canary (the first N members, alone, first) and the
-    failure limit (start no member once K have failed)."""
+    """How to run a fleet: threads, the canary (the first N members, all finished before any
+    other starts) and the failure limit (start no member once K have failed)."""
 
     jobs: int = os.cpu_count() or 1
     canary: int = 0
