@@ -138,3 +138,72 @@ def pg_hypopg_url(pg_url: str, hypopg_available: bool) -> str:
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("CREATE EXTENSION hypopg")
     return pg_url
+
+
+
+def _auto_conf_value(conn, name: str) -> str | None:
+    """`name`'s line in postgresql.auto.conf (what ALTER SYSTEM wrote), or None."""
+    row = conn.execute("SELECT setting FROM pg_file_settings WHERE name = %s AND sourcefile "
+                       "LIKE '%%postgresql.auto.conf' ORDER BY seqno DESC LIMIT 1",
+                       [name]).fetchone()
+    return row[0] if row else None
+
+
+@pytest.fixture
+def keep_auto_conf(pg_admin_url: str) -> Iterator[Callable[[str], None]]:
+    """`keep(name)` before a test writes `name` with ALTER SYSTEM: afterwards, however the test
+    ends, postgresql.auto.conf gets back the line it had for it (or none), and the server
+    reloads. The file is shared by everyone using the server."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        before: dict[str, str | None] = {}
+
+        def keep(name: str) -> None:
+            before.setdefault(name, _auto_conf_value(conn, name))
+
+        try:
+            yield keep
+        finally:
+            for name, value in before.items():
+                if value is None:
+                    conn.execute(sql.SQL("ALTER SYSTEM RESET {}").format(sql.Identifier(name)))
+                else:
+                    conn.execute(sql.SQL("ALTER SYSTEM SET {} = {}").format(
+                        sql.Identifier(name), sql.Literal(value)))
+            conn.execute("SELECT pg_reload_conf()")
+
+
+def _wait_pending(url: str, name: str) -> None:
+    """Until new sessions see `name` as pending restart (the postmaster reloads on SIGHUP
+    asynchronously)."""
+    import time
+
+    import psycopg
+
+    for _ in range(100):
+        with psycopg.connect(url) as conn:
+            if conn.execute("SELECT pending_restart FROM pg_settings WHERE name = %s",
+                            [name]).fetchone()[0]:
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"{name} did not become pending restart after pg_reload_conf()")
+
+
+@pytest.fixture
+def pending_shared_buffers(pg_admin_url: str, keep_auto_conf: Callable[[str], None]) -> str:
+    """shared_buffers written with ALTER SYSTEM but waiting for a restart (what `tuner apply
+    --server-settings` of the bundled profile leaves behind), as on a server where someone ran
+    it before the tests. Returns the written value; keep_auto_conf puts the file back."""
+    import psycopg
+    from psycopg import sql
+
+    keep_auto_conf("shared_buffers")
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        running = conn.execute("SELECT current_setting('shared_buffers')").fetchone()[0]
+        value = "130MB" if running == "129MB" else "129MB"
+        conn.execute(sql.SQL("ALTER SYSTEM SET shared_buffers = {}").format(sql.Literal(value)))
+        conn.execute("SELECT pg_reload_conf()")
+    _wait_pending(pg_admin_url, "shared_buffers")
+    return value

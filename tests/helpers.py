@@ -90,14 +90,19 @@ def data_digest(db: Path) -> dict[str, tuple[int, str]]:
         con.close()
 
 
-def schema(db: Path) -> list[tuple]:
-    """sqlite_master without tuner's own history table."""
+def query(db: Path, sql: str) -> list[tuple]:
+    """The rows of one query, on a connection of its own."""
     con = sqlite3.connect(db)
     try:
-        return con.execute("SELECT type, name, tbl_name, sql FROM sqlite_master "
-                           "WHERE name NOT LIKE 'tuner_%' ORDER BY type, name").fetchall()
+        return con.execute(sql).fetchall()
     finally:
         con.close()
+
+
+def schema(db: Path) -> list[tuple]:
+    """sqlite_master without tuner's own history table."""
+    return query(db, "SELECT type, name, tbl_name, sql FROM sqlite_master "
+                     "WHERE name NOT LIKE 'tuner_%' ORDER BY type, name")
 
 
 def has_object(db: Path, name: str) -> bool:

@@ -57,3 +57,12 @@ def run_plan_file(url: str, text: str, tmp_path: Path) -> None:
         for step in parse_plan_file(text).steps():
             for statement in step.statements:
                 conn.execute(statement)
+
+
+def configured(url: str, name: str) -> object:
+    """The value new sessions of the database at `url` get for setting `name` (tuner's own
+    reading: an ALTER SYSTEM value waiting for a restart counts), to assert on a shared
+    server whatever was written there before the tests."""
+    from tuner.engines.postgres import PostgresEngine
+
+    return PostgresEngine().inspect(url).settings[name].value

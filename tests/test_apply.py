@@ -15,7 +15,7 @@ import sqlite3
 import stat
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -131,6 +131,61 @@ def test_apply_with_a_saved_plan_without_yes_and_without_a_terminal_refuses(
     assert not (db.parent / ".tuner-backups").exists()
 
 
+def stale_plan(capsys: pytest.CaptureFixture[str], db: Path) -> Path:
+    """A saved plan for `db`, made stale by an index created by hand after it."""
+    plan = db.parent / "plan.sql"
+    assert run(capsys, "plan", BOT, "--db", db, "--out", plan).code == 0
+    con = sqlite3.connect(db)
+    con.execute("CREATE INDEX by_hand ON messages(user_id)")
+    con.commit()
+    con.close()
+    return plan
+
+
+def no_terminal(*argv: object) -> subprocess.CompletedProcess[str]:
+    """The real `tuner` with no terminal on stdin (as in CI or cron)."""
+    return subprocess.run([str(BIN / "tuner"), *map(str, argv)], stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_a_stale_plan_without_a_terminal_is_refused_as_stale_not_for_want_of_yes(
+        capsys: pytest.CaptureFixture[str], db: Path) -> None:
+    plan = stale_plan(capsys, db)
+    digest = sha(db)
+    proc = no_terminal("apply", "--plan", plan, "--db", db)
+    assert proc.returncode == 1, proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: stale plan") and "by_hand" in last, proc.stderr
+    assert "--yes" not in proc.stderr and "Traceback" not in proc.stderr
+    assert "create_index" not in proc.stdout  # nothing to review: it was refused first
+    assert sha(db) == digest
+
+
+@pytest.mark.parametrize(("problem", "said"), [("edited", "edited"), ("missing", "no such"),
+                                               ("not a database", "not an SQLite database"),
+                                               ("locked", "locked")])
+def test_every_refusal_comes_before_the_question(capsys: pytest.CaptureFixture[str], db: Path,
+                                                 problem: str, said: str,
+                                                 write_lock: Callable[[Path], None]) -> None:
+    plan = db.parent / "plan.sql"
+    assert run(capsys, "plan", BOT, "--db", db, "--out", plan).code == 0
+    target = db
+    if problem == "edited":
+        head, mark, body = plan.read_text(encoding="utf-8").partition("-- tuner:end-manifest")
+        write(plan, head + mark + body.replace("user_id", "chat_id", 1))
+    elif problem == "missing":
+        target = db.parent / "absent.db"
+    elif problem == "not a database":
+        target = write(db.parent / "junk.db", "not a database at all " * 100)
+    else:
+        write_lock(db)
+    proc = no_terminal("apply", "--plan", plan, "--db", target, "--busy-timeout", "0")
+    assert proc.returncode == 1, proc.stderr
+    assert "--yes" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert said in proc.stderr.strip().splitlines()[-1], proc.stderr
+    assert proc.stdout == ""
+
+
 # -- the happy path, convergence, backups ---------------------------------------------------------
 def test_apply_backs_up_applies_records_and_converges(capsys: pytest.CaptureFixture[str],
                                                       db: Path) -> None:
@@ -201,9 +256,24 @@ def test_history_rows_hold_the_whole_record(capsys: pytest.CaptureFixture[str],
 
     r = run(capsys, "history", "--db", db)
     assert r.code == 0
-    [line] = [x for x in r.out.splitlines() if not x.startswith(" " * 6)]
+    [_, line] = [x for x in r.out.splitlines() if not x.startswith(" " * 6)]
     assert line.split()[0] == "1" and "applied" in line and manifest["plan_hash"][:8] in line
-    assert "steps 11/11" in line and Path(row["backup_path"]).name in line
+    assert " 11/11 " in line and Path(row["backup_path"]).name in line
+
+
+def test_history_text_has_column_headers(capsys: pytest.CaptureFixture[str], db: Path) -> None:
+    assert run(capsys, "apply", BOT, "--db", db, "--yes", "--no-backup").code == 0
+    r = run(capsys, "history", "--db", db)
+    assert r.code == 0, r.err
+    head, line = r.out.splitlines()
+    headers = ["id", "started (UTC)", "operation", "status", "profile / detail", "plan",
+               "steps", "seconds", "backup"]
+    starts = [head.index(h) for h in headers]
+    assert starts == sorted(starts) and starts[0] == 0
+    [row] = history(capsys, db)
+    cells = [str(row["id"]), row["started_at"], "apply", "applied", "telegram-bot v2",
+             row["plan_sha256"][:8], "11/11", f"{row['duration_s']:.2f}", "(no backup)"]
+    assert [line[at:].split("  ")[0] for at in starts] == cells
 
 
 def test_history_of_a_database_never_applied(capsys: pytest.CaptureFixture[str],
@@ -316,12 +386,7 @@ def test_saved_plan_runs_exactly_as_reviewed(capsys: pytest.CaptureFixture[str],
 
 
 def test_stale_saved_plan_is_refused(capsys: pytest.CaptureFixture[str], db: Path) -> None:
-    plan = db.parent / "plan.sql"
-    assert run(capsys, "plan", BOT, "--db", db, "--out", plan).code == 0
-    con = sqlite3.connect(db)
-    con.execute("CREATE INDEX by_hand ON messages(user_id)")
-    con.commit()
-    con.close()
+    plan = stale_plan(capsys, db)
     digest = sha(db)
     r = run(capsys, "apply", "--plan", plan, "--db", db, "--yes")
     assert_one_line_error(r, "stale", "by_hand", "tuner plan")

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import shutil
 import signal
 import sqlite3
@@ -31,7 +32,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import click
 import pytest
+from helpers import query
 
 from tuner.cli import main
 from tuner.profile import load_profile
@@ -367,3 +370,97 @@ def test_concurrent_writer_keeps_every_acknowledged_row(pristine: Path, tmp_path
     assert in_backup == acked[:len(in_backup)], "the backup is not a prefix of the commits"
     assert before <= len(in_backup) <= during
     assert snapshot(copies[0], max_message=base) == original
+
+
+# -- an apply killed after its DDL, before its ANALYZE finished ------------------------------
+def _history_rows(db: Path) -> list[tuple[int, str, int, int]]:
+    return query(db, "SELECT id, status, steps_applied, steps_total FROM tuner_history "
+                     "ORDER BY id")
+
+
+def _killed_before_analyze(pristine: Path, tmp_path: Path) -> Path:
+    """A copy of the demo database with statistics, on which `tuner apply` was killed -9 once
+    its DDL and journal_mode had committed and its ANALYZE steps (9-11) were running. The kill
+    lands after a progress line; should it land after the last ANALYZE, try again."""
+    for attempt in range(3):
+        db = tmp_path / f"analyzed{attempt}.db"
+        shutil.copyfile(pristine, db)
+        conn = sqlite3.connect(db)
+        conn.execute("ANALYZE")
+        conn.close()
+        code, seen = kill_at(["apply", str(BOT), "--db", str(db), "--yes"], tmp_path,
+                             "step 8:", 0.0)
+        assert code == -signal.SIGKILL, f"apply was not killed:\n{seen}"
+        rows = _history_rows(db)
+        if rows and rows[0][1] == "started" and rows[0][2] < rows[0][3]:
+            assert managed(db, _objects(BOT)) == _objects(BOT)  # the DDL committed
+            return db
+    pytest.fail("the kill never landed inside the ANALYZE steps")
+
+
+def test_a_killed_apply_is_recognized_and_its_analyze_planned_again(pristine: Path,
+                                                                    tmp_path: Path) -> None:
+    db = _killed_before_analyze(pristine, tmp_path)
+    before = db.read_bytes()
+    code, shown = cli("plan", BOT, "--db", db, "--detailed-exitcode")
+    assert code == 2, shown  # not "No changes": the ANALYZE is owed
+    assert db.read_bytes() == before and _history_rows(db)[0][1] == "started"  # read-only
+    assert "interrupted apply found (history row 1)" in shown
+    for table in ("events", "messages", "participants"):
+        assert f"* analyze {table}\n      apply 1 (history row 1) was interrupted before its " \
+               "ANALYZE finished" in click.unstyle(shown)
+    assert "index" not in click.unstyle(shown).split("Phase 3")[0]  # nothing else to do
+
+    code, listed = cli("history", "--db", db)
+    assert code == 0 and "interrupted" in listed
+    assert _history_rows(db)[0][1] == "interrupted"
+    assert not Path(f"{db}-tuner.lock").exists()  # history's own lock, released
+
+    code, applied = cli("apply", BOT, "--db", db, "--yes", "--format", "json")
+    assert code == 0, applied
+    assert [s["kind"] for s in json.loads(applied)["steps"]] == ["analyze"] * 3
+    assert [r[1] for r in _history_rows(db)] == ["interrupted", "applied"]
+    assert cli("plan", BOT, "--db", db, "--detailed-exitcode")[0] == 0
+
+
+def test_apply_marks_a_killed_apply_interrupted(pristine: Path, tmp_path: Path) -> None:
+    db = _killed_before_analyze(pristine, tmp_path)
+    code, applied = cli("apply", BOT, "--db", db, "--yes", "--format", "json")
+    assert code == 0, applied
+    assert json.loads(applied)["marked_interrupted"] == [1]
+    assert [r[1] for r in _history_rows(db)] == ["interrupted", "applied"]
+    assert cli("plan", BOT, "--db", db, "--detailed-exitcode")[0] == 0
+
+
+LIVE_APPLY = r"""
+import sys
+from tuner.engines.sqlite_lock import acquire
+lock = acquire(sys.argv[1], 0)
+print("holding", flush=True)
+sys.stdin.read()
+lock.release()
+"""
+
+
+def test_a_started_row_is_left_alone_while_its_apply_lives(pristine: Path,
+                                                           tmp_path: Path) -> None:
+    """While a process holds the database's apply lock (as a live apply does), its `started`
+    row is neither reported nor marked; once the process is gone, it is."""
+    db = _killed_before_analyze(pristine, tmp_path)
+    holder = subprocess.Popen([sys.executable, "-c", LIVE_APPLY, str(db)], text=True,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+        code, shown = cli("plan", BOT, "--db", db, "--detailed-exitcode")
+        assert code == 0 and "interrupted" not in shown
+        assert cli("history", "--db", db)[0] == 0
+        assert _history_rows(db)[0][1] == "started"
+        code, said = cli("apply", BOT, "--db", db, "--yes")  # its ANALYZE is its own
+        assert code == 0 and said.startswith("No changes")
+        assert _history_rows(db)[0][1] == "started"
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(timeout=TIMEOUT)
+    assert cli("history", "--db", db)[0] == 0
+    assert _history_rows(db)[0][1] == "interrupted"

@@ -578,6 +578,37 @@ def test_validate_several_and_any_bad_fails(capsys: pytest.CaptureFixture[str],
     assert ok_json.code == 0 and json.loads(ok_json.out)[0]["valid"] is True
 
 
+FOUR_PROBLEMS = """\
+profile: bad
+version: 0
+engine: sqlite
+prune: maybe
+indexes:
+  - name: i
+    table: t
+    columns: []
+    colour: red
+"""
+
+
+def test_validate_lists_every_problem(capsys: pytest.CaptureFixture[str],
+                                      tmp_path: Path) -> None:
+    bad = write(tmp_path / "bad.yaml", FOUR_PROBLEMS)
+    r = run(capsys, "validate", bad)
+    assert r.code == 1 and r.out == ""
+    assert r.err.splitlines() == [
+        f"error: {bad}:2: version: 0 is less than the minimum of 1",
+        f"error: {bad}:4: prune: 'maybe' is not of type 'boolean'",
+        f"error: {bad}:8: indexes[0].columns: [] should be non-empty",
+        f"error: {bad}:9: indexes[0].colour: unknown key (allowed: columns, comment, include, "
+        "method, name, table, unique, where)"]
+    js = run(capsys, "validate", bad, "--format", "json")
+    [data] = json.loads(js.out)
+    assert js.code == 1 and data["problems"] == [line[len("error: "):]
+                                                 for line in r.err.splitlines()]
+    assert data["error"].endswith("(and 3 more problems)")  # one line, as other commands say
+
+
 # -- schema --------------------------------------------------------------------------------------
 def test_schema_prints_the_json_schema(capsys: pytest.CaptureFixture[str]) -> None:
     r = run(capsys, "schema")

@@ -365,25 +365,27 @@ def test_kill_9_leaves_each_database_applied_or_untouched(capsys: pytest.Capture
             proc.kill()
             proc.wait()
     assert proc.returncode == -signal.SIGKILL
-    applied = untouched = 0
+    applied = untouched = converged = 0
     for db in dbs:
         assert integrity(db) == "ok", db
-        if make_plan(profile, str(db)).empty:
-            applied += 1
-        else:
-            assert schema_sha(db) == original, f"{db.name}: partly applied"
+        left = {s.kind for s in make_plan(profile, str(db)).steps}
+        if schema_sha(db) == original:
             assert "applied" not in statuses(db)
             untouched += 1
+        else:  # the DDL is all there; a kill before the end may leave its ANALYZE to redo
+            assert left <= {"analyze"}, f"{db.name}: partly applied: {sorted(left)} left"
+            applied += 1
+        converged += not left
     assert applied >= 1 and untouched >= 1, (applied, untouched)
 
     r = run(capsys, "apply", BOT, "--fleet", tmp_path / "f", "--yes", "--format", "json")
     assert r.code == 0, r.out
-    assert doc(r)["totals"] == {"databases": 30, "ok": applied, "changed": untouched,
+    assert doc(r)["totals"] == {"databases": 30, "ok": converged, "changed": 30 - converged,
                                 "failed": 0, "skipped": 0}
     assert run(capsys, "plan", BOT, "--fleet", tmp_path / "f", "--detailed-exitcode").code == 0
     assert not [p for p in (tmp_path / "f" / ".tuner-backups").iterdir() if ".partial" in p.name]
-    for db in dbs:  # a kill after the DDL's COMMIT may leave `started`: never `failed`
-        assert set(statuses(db)) <= {"started", "applied"} and statuses(db)
+    for db in dbs:  # a killed apply's row is `started` or `interrupted`, never `failed`
+        assert set(statuses(db)) <= {"started", "interrupted", "applied"} and statuses(db)
 
 
 def test_ctrl_c_finishes_the_databases_in_flight(tmp_path: Path, small_wal: Path) -> None:

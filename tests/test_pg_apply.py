@@ -177,7 +177,7 @@ def test_history_command_lists_postgres_applies(capsys: pytest.CaptureFixture[st
     apply(url, hand_plan([HandStep("create_index", "t_a", "CREATE INDEX t_a ON t (a);",
                                    True)]), ApplyOptions(no_backup=True))
     r = run(capsys, "history", "--db", url)
-    assert r.code == 0 and "apply   applied   hand v1" in r.out and "(no backup)" in r.out
+    assert r.code == 0 and "apply      applied  hand v1" in r.out and "(no backup)" in r.out
     [row] = json.loads(run(capsys, "history", "--db", url, "--format", "json").out)
     assert row["status"] == "applied" and row["no_backup"] == 1 and row["steps_applied"] == 1
 

@@ -5,6 +5,8 @@ undeclared dependents recreated, never silently dropped."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -71,6 +73,21 @@ def test_a_plan_is_stale_after_someone_creates_an_index(
     r = run(capsys, "apply", "--plan", plan, "--db", url, "--yes", "--no-backup")
     assert r.code == 0, r.err
     assert indexes(url)["t_a"] is True and db_setting(url, "work_mem") == "16MB"
+
+
+def test_a_stale_plan_without_a_terminal_or_yes_is_refused_as_stale(
+        capsys: pytest.CaptureFixture[str], url: str, tmp_path: Path) -> None:
+    _, plan = saved_plan(capsys, url, tmp_path)
+    pg(url, "CREATE INDEX t_b ON t (b)")
+    proc = subprocess.run([sys.executable, "-m", "tuner", "apply", "--plan", str(plan), "--db",
+                           url], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=60, cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: stale plan") and "index t_b was added" in last, proc.stderr
+    assert "--yes" not in proc.stderr and proc.stdout == ""
+    assert "t_a" not in indexes(url) and history_rows(url) == []
+    assert advisory_holders(url) == 0
 
 
 def test_a_plan_is_stale_after_someone_changes_a_setting_it_touches(
@@ -145,8 +162,8 @@ def test_alter_system_denied_to_a_non_superuser(capsys: pytest.CaptureFixture[st
     assert "setting log_autovacuum_min_duration: ALTER SYSTEM needs superuser" in r.out
     assert "setting work_mem: ALTER DATABASE SET needs the database's owner" in r.out
 
-    r = run(capsys, "apply", profile, "--db", app_role, "--yes", "--backup-dir",
-            tmp_path / "b")
+    r = run(capsys, "apply", profile, "--db", app_role, "--yes", "--server-settings",
+            "--backup-dir", tmp_path / "b")
     assert_error_last(r, "(set_setting log_autovacuum_min_duration) failed",
                       'permission denied to set parameter "log_autovacuum_min_duration"',
                       "GRANT ALTER SYSTEM ON PARAMETER log_autovacuum_min_duration",

@@ -84,7 +84,11 @@ CASES = {
         3, "engine", "'mysql' is not one of ['sqlite', 'postgresql']"),
     "unknown-pragma": (
         HEAD + "pragmas:\n  journal_mode: wal\n  journal_size: 5\n",
-        6, "pragmas.journal_size", "unknown pragma 'journal_size' (known: analysis_limit, "),
+        6, "pragmas.journal_size", "unknown pragma 'journal_size': did you mean "
+                                   "journal_size_limit or journal_mode? (known: analysis_limit, "),
+    "unknown-pragma-typo": (
+        HEAD + "pragmas:\n  jornal_mode: wal\n",
+        5, "pragmas.jornal_mode", "unknown pragma 'jornal_mode': did you mean journal_mode? "),
     "synchronous-sometimes": (
         HEAD + "pragmas:\n  synchronous: sometimes\n",
         5, "pragmas.synchronous", "expected one of off, normal, full, extra, got 'sometimes'"),

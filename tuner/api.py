@@ -7,10 +7,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tuner.apply import ApplyOptions
 from tuner.diff import diff
 from tuner.engines import engine_name_for_target, engine_named
 from tuner.engines.base import Engine
-from tuner.errors import EngineError
+from tuner.errors import EngineError, TunerError
+from tuner.history import HistoryRow
+from tuner.interrupted import mark, recognize
 from tuner.model import State
 from tuner.plan import Plan, build_plan
 from tuner.profile import Profile, load_profile
@@ -38,4 +41,30 @@ def make_plan(profile: Profile | str | Path, target: str) -> Plan:
     actual = engine.inspect(target)
     desired = engine.desired_state(profile, actual)
     changes = diff(actual, desired, prune=profile.prune)
-    return build_plan(changes, actual, desired, profile, engine, target)
+    return build_plan(changes, actual, desired, profile, engine, target,
+                      recognize(engine, target))
+
+
+def read_history(target: str) -> list[HistoryRow]:
+    """The history of `target`, oldest first. A `started` row of an apply that is gone is
+    marked `interrupted` first, under the apply lock (an apply session opened for that alone,
+    never waiting); where that cannot be (a live apply, a read-only database) the rows are
+    read as they are."""
+    engine = engine_for(target)
+    rows = engine.read_history(target)
+    if not any(r.operation == "apply" and r.status == "started" for r in rows):
+        return rows
+    try:
+        session = engine.apply_session(target, ApplyOptions(busy_timeout_ms=0))
+    except TunerError:
+        return rows
+    try:
+        session.begin()
+        mark(session)
+        session.commit()
+    except TunerError:
+        session.rollback()
+        return rows
+    finally:
+        session.close()
+    return engine.read_history(target)

@@ -1,4 +1,5 @@
-"""apply_plan_file(plan, db, ...): stale check -> verified backup -> history row `started` ->
+"""apply_plan_file(plan, db, ...): stale check -> verified backup -> history row `started` (and
+the rows of interrupted applies marked `interrupted`, tuner.interrupted) ->
 the transactional steps in one transaction -> the non-transactional steps one by one ->
 statistics -> read-back -> history row `applied` or `failed`.
 
@@ -7,6 +8,9 @@ plan to that same form first. It is engine-neutral: the engine's apply session
 (tuner.engines.base.ApplySession) owns the connection, the exclusion of other applies, the
 backup, the history store and the statements. Progress goes to an `on_event` callback;
 nothing prints here.
+
+Steps marked server-wide (they change every database on the server, not just this one) run
+only with `ApplyOptions.server_settings`; without it they are skipped and listed as such.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from tuner.engines import engine_name_for_target, engine_named
 from tuner.engines.base import ApplySession, StepFailed
 from tuner.errors import ApplyError, BackupError, PlanFileError, StalePlanError, TunerError
 from tuner.history import HistoryRow, now_utc
+from tuner.interrupted import apply_detail
+from tuner.interrupted import mark as mark_interrupted
 from tuner.model import State, key
 from tuner.plan import jsonable, prior_state, state_fingerprint
 from tuner.planfile import FileStep, PlanFile
@@ -56,6 +62,13 @@ class ApplyOptions:
     #: `schema` or `full`, for engines whose backup can leave the data out (PostgreSQL: a
     #: schema-only dump, or pg_dump -Fc); SQLite always copies the whole file.
     backup_mode: str = "schema"
+    #: Also run the steps that change the whole server (PostgreSQL: ALTER SYSTEM and its
+    #: reload); without it they are skipped, and said so (`--server-settings`).
+    server_settings: bool = False
+
+    def runs(self, step: FileStep) -> bool:
+        """True when this apply runs `step` (a server-wide one only with server_settings)."""
+        return self.server_settings or not step.server_wide
 
 
 @dataclass
@@ -70,6 +83,10 @@ class ApplyResult:
     seconds: float = 0.0
     pruned: list[Path] = field(default_factory=list)
     planned: list[int] = field(default_factory=list)
+    #: Server-wide steps of the plan left out (no --server-settings).
+    skipped: list[FileStep] = field(default_factory=list)
+    #: History rows of interrupted applies this apply marked as such.
+    interrupted: list[int] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """The machine-readable summary."""
@@ -81,6 +98,9 @@ class ApplyResult:
                        "seconds": round(t, 4)} for s, t in self.steps],
             "seconds": round(self.seconds, 3),
             "pruned_backups": [str(p) for p in self.pruned],
+            "skipped_server_wide": [{"number": s.number, "kind": s.kind, "object": s.object}
+                                    for s in self.skipped],
+            "marked_interrupted": self.interrupted,
         }
 
 
@@ -144,8 +164,14 @@ def check_fresh(plan: PlanFile, state: State) -> None:
 
 
 def apply_plan_file(plan: PlanFile, db: str, options: ApplyOptions | None = None,
-                    on_event: Callable[[Event], None] | None = None) -> ApplyResult:
-    """Apply a saved (or freshly rendered) plan to the database `db` (a path or a URL)."""
+                    on_event: Callable[[Event], None] | None = None,
+                    confirm: Callable[[], None] | None = None) -> ApplyResult:
+    """Apply a saved (or freshly rendered) plan to the database `db` (a path or a URL).
+
+    Every refusal that needs no answer from anyone comes first: an edited plan, the wrong
+    engine, a database that cannot be opened, another apply, a stale plan, a write lock held
+    beyond the busy timeout. Only then is `confirm` called (the CLI shows the plan and asks
+    there); it raises to stop, having changed nothing."""
     options = options or ApplyOptions()
     if not plan.intact:
         raise PlanFileError("the plan body was edited after the plan was made (its checksum "
@@ -157,6 +183,11 @@ def apply_plan_file(plan: PlanFile, db: str, options: ApplyOptions | None = None
                             f"{engine.name} database; make a new plan")
     session = engine.apply_session(db, options)
     try:
+        if confirm is not None:
+            check_fresh(plan, session.read_state())
+            session.begin()  # SQLite: the write lock, waiting up to the busy timeout
+            session.rollback()
+            confirm()
         return apply_in_session(plan, session, options, on_event)
     finally:
         session.close()
@@ -166,19 +197,21 @@ def apply_in_session(plan: PlanFile, session: ApplySession, options: ApplyOption
                      on_event: Callable[[Event], None] | None = None) -> ApplyResult:
     """The engine-neutral apply, on an open session (the caller closes it)."""
     emit = on_event or (lambda event: None)
-    steps = plan.steps()
+    steps = [s for s in plan.steps() if options.runs(s)]
     result = ApplyResult(status="no_changes", plan_hash=plan.plan_hash,
-                         planned=[s.number for s in steps])
+                         planned=[s.number for s in steps],
+                         skipped=[s for s in plan.steps() if not options.runs(s)])
     started = time.perf_counter()
     check_fresh(plan, session.read_state())
     if not steps:
         return result
     folder = options.backup_dir or session.default_backup_dir()
-    result.backup, result.history_id = _backup_and_record(session, plan, steps, folder,
-                                                          options, emit)
+    result.backup, result.history_id, result.interrupted = _backup_and_record(
+        session, plan, steps, folder, options, emit)
     _run(session, plan, steps, result, emit)
     emit(Event("readback"))
-    problems = readback_problems(plan.manifest, session.read_state())
+    problems = readback_problems(plan.manifest, session.read_state(),
+                                 {s.object for s in result.skipped})
     if problems:
         raise _fail(session, result, "read-back after apply: " + "; ".join(problems), None,
                     None)
@@ -196,9 +229,10 @@ def apply_in_session(plan: PlanFile, session: ApplySession, options: ApplyOption
 
 def _backup_and_record(session: ApplySession, plan: PlanFile, steps: list[FileStep],
                        folder: Path, options: ApplyOptions,
-                       emit: Callable[[Event], None]) -> tuple[Backup | None, int]:
-    """Take the verified backup, then commit a `started` history row; the freshness check is
-    repeated once other writers are excluded, before each."""
+                       emit: Callable[[Event], None]) -> tuple[Backup | None, int, list[int]]:
+    """Take the verified backup, then commit a `started` history row, marking the rows of
+    interrupted applies in the same transaction (their ids are returned); the freshness check
+    is repeated once other writers are excluded, before each."""
     backup = None
     if not options.no_backup:
         def locked() -> None:
@@ -212,6 +246,7 @@ def _backup_and_record(session: ApplySession, plan: PlanFile, steps: list[FileSt
     session.begin()
     try:
         check_fresh(plan, session.read_state())
+        marked = mark_interrupted(session)
         profile = plan.manifest.get("profile", {})
         row = HistoryRow(
             operation="apply", status="started", started_at=now_utc(),
@@ -219,10 +254,11 @@ def _backup_and_record(session: ApplySession, plan: PlanFile, steps: list[FileSt
             profile_version=profile.get("version"), profile_sha256=profile.get("sha256"),
             plan_sha256=plan.plan_hash, steps_total=len(steps),
             backup_path=str(backup.path) if backup else None,
-            no_backup=int(options.no_backup))
+            no_backup=int(options.no_backup),
+            detail=apply_detail([s.object for s in steps if s.kind == "analyze"]))
         row_id = session.insert_history(row)
         session.commit()
-        return backup, row_id
+        return backup, row_id, marked
     except BaseException:
         session.rollback()
         raise
@@ -299,13 +335,15 @@ def _steps(numbers: list[int], what: str) -> str:
     return f"steps {', '.join(str(n) for n in numbers)} were {what}"
 
 
-def readback_problems(manifest: dict[str, Any], state: State) -> list[str]:
-    """Everything in the database that does not match the plan's desired state."""
+def readback_problems(manifest: dict[str, Any], state: State,
+                      skipped: set[str] | frozenset[str] = frozenset()) -> list[str]:
+    """Everything in the database that does not match the plan's desired state, but for the
+    settings whose steps were `skipped`."""
     desired = manifest.get("desired", {})
     problems = []
     for name, want in desired.get("settings", {}).items():
         have = state.settings.get(name)
-        if have is None or have.value != want:
+        if name not in skipped and (have is None or have.value != want):
             problems.append(f"pragma {name} reads back {have.value if have else None}, "
                             f"wanted {want}")
     for kind, live in (("indexes", state.indexes), ("views", state.views)):

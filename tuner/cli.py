@@ -17,7 +17,7 @@ import click
 import yaml
 
 from tuner import __version__, cli_fleet
-from tuner.api import engine_for, make_plan
+from tuner.api import engine_for, make_plan, read_history
 from tuner.apply import ApplyOptions, Event, apply_plan_file
 from tuner.cli_common import (
     CONTEXT,
@@ -31,6 +31,7 @@ from tuner.cli_common import (
     out,
     profile_argument,
     refuse_overwriting_db,
+    server_settings_option,
     write_atomic,
 )
 from tuner.cli_workload import COMMANDS as WORKLOAD_COMMANDS
@@ -43,6 +44,7 @@ from tuner.report import (
     history_text,
     plan_json,
     plan_text,
+    skipped_text,
     state_as_profile,
 )
 
@@ -80,9 +82,12 @@ def validate_cmd(profiles: tuple[str, ...], fmt: str) -> None:
         try:
             p = load_profile(path)
         except TunerError as exc:
-            results.append({"path": path, "valid": False, "error": str(exc)})
+            problems = [str(p) for p in getattr(exc, "problems", [exc])]
+            results.append({"path": path, "valid": False, "error": str(exc),
+                            "problems": problems})
             if fmt == "text":
-                note(f"error: {exc}")
+                for problem in problems:
+                    note(f"error: {problem}")
             continue
         results.append({"path": path, "valid": True, "profile": p.name, "version": p.version,
                         "engine": p.engine, "indexes": len(p.indexes), "views": len(p.views),
@@ -218,21 +223,24 @@ def progress_printer() -> Any:
               help="PostgreSQL: `schema` dumps the schema (pg_dump --schema-only) with a "
                    "settings snapshot and a rollback script; `full` dumps the data too "
                    "(pg_dump -Fc). SQLite always copies the whole file.")
+@server_settings_option
 @busy_option
 @verify_option
 @format_option("text", "json", default="text")
 def apply_cmd(profile: str | None, db: str, fleet: FleetArgs | None, plan_path: str | None,
               yes: bool, backup_dir: str | None, keep: int, no_backup: bool, backup_mode: str,
-              busy_timeout: int, verify: str, fmt: str) -> None:
+              server_settings: bool, busy_timeout: int, verify: str, fmt: str) -> None:
     """Apply PROFILE (or a saved --plan) to the database: verified backup, then the plan's
     transactional DDL all or nothing, then settings and statistics, recorded in history.
 
-    Shows the plan and asks first, unless --yes; with no terminal it refuses without --yes."""
+    Shows the plan and asks first, unless --yes; with no terminal it refuses without --yes.
+    Steps that change the whole server (PostgreSQL: ALTER SYSTEM) are skipped, and said so,
+    unless --server-settings."""
     if bool(profile) == bool(plan_path):
         raise click.UsageError("give either PROFILE or --plan FILE")
     options = ApplyOptions(backup_dir=Path(backup_dir) if backup_dir else None, keep=keep,
                            no_backup=no_backup, busy_timeout_ms=busy_timeout, verify=verify,
-                           backup_mode=backup_mode)
+                           backup_mode=backup_mode, server_settings=server_settings)
     if fleet:
         return cli_fleet.apply(fleet, profile, plan_path, yes, options, fmt)
     if plan_path:
@@ -253,12 +261,19 @@ def apply_cmd(profile: str | None, db: str, fleet: FleetArgs | None, plan_path: 
     if not steps:
         emit(fmt, NO_CHANGES, "No changes in this plan; nothing to apply.\n")
         return
-    if fmt == "text":
-        out(review)
-    else:
-        note(review)
-    confirm(f"Apply {len(steps)} steps to {db}?", yes)
-    result = apply_plan_file(plan, db, options, progress_printer())
+    running = [s for s in steps if options.runs(s)]
+
+    def review_and_confirm() -> None:  # after every check that needs no answer
+        if fmt == "text":
+            out(review)
+        else:
+            note(review)
+        if running and not yes:
+            if len(running) < len(steps):  # said before the question; the summary says it again
+                note(skipped_text([s for s in steps if not options.runs(s)]), nl=False)
+            confirm(f"Apply {len(running)} steps to {db}?", yes)
+
+    result = apply_plan_file(plan, db, options, progress_printer(), review_and_confirm)
     emit(fmt, result.as_dict(), apply_summary(result))
 
 
@@ -266,15 +281,18 @@ def apply_cmd(profile: str | None, db: str, fleet: FleetArgs | None, plan_path: 
 @db_or_fleet
 @format_option("text", "json", default="text")
 def history_cmd(db: str, fleet: FleetArgs | None, fmt: str) -> None:
-    """List past applies and restores recorded in the database (read-only)."""
+    """List past applies and restores recorded in the database.
+
+    Read-only, except that the `started` row of an apply whose process is gone (killed) is
+    marked `interrupted`."""
     if fleet:
         return cli_fleet.history(fleet, fmt)
-    records = engine_for(db).read_history(db)
+    records = read_history(db)
     emit(fmt, [r.as_dict() for r in records], history_text(records))
 
 
 @cli.command("restore", context_settings=CONTEXT)
-@click.argument("backup", type=click.Path(dir_okay=False))
+@click.argument("backup", type=click.Path())
 @db_option
 @yes_option
 @backup_dir_option
@@ -288,8 +306,11 @@ def restore_cmd(backup: str, db: str, yes: bool, backup_dir: str | None, keep: i
 
     Verifies the backup, takes a safety backup of the current database, copies the backup
     back (WAL-safe), restores its journal mode and page size, and keeps the history."""
-    from tuner.restore import restore_backup
+    from tuner.restore import restore_backup, restore_refusal
 
+    refusal = restore_refusal(Path(backup), db)
+    if refusal:
+        raise TunerError(refusal)
     note(f"Restoring {backup} over {db} replaces the whole database: every write made since "
          "the backup was taken will be lost. A safety backup of the current database is "
          "taken first.")

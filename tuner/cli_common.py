@@ -113,6 +113,13 @@ def emit(fmt: str, data: Any, text: str) -> None:
         out(text, nl=False)
 
 
+server_settings_option = click.option(
+    "--server-settings", is_flag=True,
+    help="Also apply the steps that change the whole server, not just this database "
+         "(PostgreSQL: ALTER SYSTEM and the configuration reload, which write the server's "
+         "postgresql.auto.conf). Skipped, and said so, unless given.")
+
+
 def note(text: str, nl: bool = True) -> None:
     """Progress and notes, to stderr."""
     click.echo(text, err=True, nl=nl)

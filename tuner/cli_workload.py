@@ -26,6 +26,7 @@ from tuner.cli_common import (
     profile_argument,
     refuse_overwriting_db,
     scan_threshold_option,
+    server_settings_option,
     write_atomic,
 )
 from tuner.engines import ENGINES, engine_name_for_target
@@ -91,10 +92,7 @@ def _build_demo(path: str, participants: int, seed: int, force: bool) -> None:
 @click.option("--seed", default=42, show_default=True, type=int, help="Random seed.")
 @click.option("--force", is_flag=True,
               help="PostgreSQL: drop existing demo tables in --db first (refused without).")
-@click.option("--server-settings", is_flag=True,
-              help="Also apply the profile's server-wide settings (PostgreSQL: ALTER SYSTEM, "
-                   "which changes the whole server's postgresql.auto.conf). Left out unless "
-                   "asked for.")
+@server_settings_option
 def demo_cmd(engine: str | None, db: str | None, workdir: str, participants: int, seed: int,
              force: bool, server_settings: bool) -> None:
     """Run tuner's main job on a demo bot database: plan and apply the bundled profile, plan
@@ -136,7 +134,8 @@ def demo_cmd(engine: str | None, db: str | None, workdir: str, participants: int
     out("")
     out("Applying it (tuner apply --yes):")
     result = apply_plan_file(parse_plan_file(plan_file.read_text(encoding="utf-8")),
-                             target.work, ApplyOptions(backup_dir=folder / ".tuner-backups"))
+                             target.work, ApplyOptions(backup_dir=folder / ".tuner-backups",
+                                                       server_settings=server_settings))
     if result.backup:
         out(f"  backup: {result.backup.path} ({result.backup.seconds:.2f} s)")
     for step, seconds in result.steps:

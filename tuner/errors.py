@@ -19,6 +19,8 @@ class ProfileError(TunerError):
         self.line = line
         self.where = where
         self.message = message
+        #: Every problem found, this one first (the schema check finds them all at once).
+        self.problems: list[ProfileError] = [self]
         loc = f"{path}:{line}" if line else path
         super().__init__(f"{loc}: {where}: {message}" if where else f"{loc}: {message}")
 

@@ -26,8 +26,9 @@ from tuner.errors import TunerError
 
 #: File names a directory SPEC picks up (non-recursively).
 DB_SUFFIXES = (".db", ".sqlite", ".sqlite3")
-#: Files beside a database that are never members themselves (SQLite's journal, WAL, shm).
-NOT_MEMBERS = ("-journal", "-wal", "-shm", ".partial", ".tmp")
+#: Files beside a database that are never members themselves (SQLite's journal, WAL, shm,
+#: tuner's apply lock file).
+NOT_MEMBERS = ("-journal", "-wal", "-shm", "-tuner.lock", ".partial", ".tmp")
 #: The first bytes of every SQLite database: such a file is a member, not a list of them.
 SQLITE_MAGIC = b"SQLite format 3\x00"
 

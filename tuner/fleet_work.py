@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from tuner.api import engine_for, make_plan
+from tuner.api import make_plan, read_history
 from tuner.apply import ApplyOptions, apply_plan_file
 from tuner.errors import ApplyError
 from tuner.fleet import Outcome, Work
@@ -79,12 +79,11 @@ def apply_work(profile: Profile, options: ApplyOptions,
         except ApplyError as exc:
             return Outcome(target, "failed", steps=plan_steps(plan), backup=exc.backup,
                            error=str(exc))
-        return Outcome(target, "changed" if result.steps else "ok",
-                       steps=[{"number": s.number, "kind": s.kind, "object": s.object,
-                               "phase": s.phase, "seconds": round(t, 4)}
-                              for s, t in result.steps],
-                       backup=str(result.backup.path) if result.backup else None,
-                       history_id=result.history_id)
+        done = result.as_dict()
+        return Outcome(target, "changed" if result.steps else "ok", steps=done["steps"],
+                       backup=done["backup"], history_id=result.history_id,
+                       detail={"skipped_server_wide": done["skipped_server_wide"]}
+                       if result.skipped else None)
 
     return work
 
@@ -102,9 +101,10 @@ def check_work(profile: Profile, threshold: int) -> Work:
 
 
 def history_work() -> Work:
-    """`tuner history` on one member: its records, oldest first, in `detail`."""
+    """`tuner history` on one member: its records, oldest first, in `detail` (a dead apply's
+    `started` row marked `interrupted` first, as `tuner history` does)."""
     def work(target: str) -> Outcome:
-        records = engine_for(target).read_history(target)
+        records = read_history(target)
         return Outcome(target, "ok", detail={"history": [r.as_dict() for r in records]})
 
     return work

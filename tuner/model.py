@@ -27,7 +27,10 @@ class Setting:
     Inspection may add where the value comes from (`source`), the value the server runs now
     when that differs until a reload or restart (`running`), and whether it is set explicitly
     at the level tuner manages (`explicit`: only those go into `tuner inspect`'s profile and a
-    plan's prior state; a value the engine merely defaults to is not)."""
+    plan's prior state; a value the engine merely defaults to is not). `server_wide`: set for
+    the whole server (PostgreSQL's ALTER SYSTEM), not for this database alone: a plan's prior
+    state counts it only when the profile manages it, so a change elsewhere on a shared server
+    does not make a plan stale."""
 
     name: str
     value: Any
@@ -35,6 +38,7 @@ class Setting:
     source: str | None = None
     running: Any = None
     explicit: bool = True
+    server_wide: bool = False
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +26,7 @@ from tuner.changes import (
 )
 from tuner.diff import unmanaged
 from tuner.engines.base import Engine, StepSpec
+from tuner.interrupted import Interrupted
 from tuner.lint import lint
 from tuner.model import Setting, State, View, key
 from tuner.profile import Profile
@@ -52,6 +53,8 @@ class Step:
     phase: int
     rows: int | None = None
     change: Change | None = field(default=None, compare=False, repr=False)
+    #: Changes the whole server (see StepSpec.server_wide): apply needs --server-settings.
+    server_wide: bool = False
 
     @property
     def symbol(self) -> str:
@@ -63,7 +66,8 @@ class Step:
         return {"number": self.number, "kind": self.kind, "object": self.object,
                 "sql": "\n".join(self.sql), "reason": self.reason,
                 "transactional": self.transactional, "destructive": self.destructive,
-                "phase": self.phase, "rows_estimate": self.rows}
+                "phase": self.phase, "rows_estimate": self.rows,
+                "server_wide": self.server_wide}
 
 
 @dataclass(frozen=True)
@@ -116,13 +120,16 @@ def prior_state(actual: State, managed: Iterable[str] = ()) -> dict[str, Any]:
     the explicitly set persistent settings and, under `defaults`, the value of every setting
     the profile manages (`managed`) that is not set explicitly, so that someone else's
     `ALTER DATABASE ... SET` of one of them makes the plan stale even when it sets the value
-    the default already had (statistics and tuner's own tables excluded)."""
-    explicit = {k: s.value for k, s in sorted(actual.settings.items()) if s.explicit}
+    the default already had (statistics and tuner's own tables excluded). A server-wide
+    setting counts only when managed: on a shared server it is not this database's state."""
+    wanted = {name.lower() for name in managed}
+    explicit = {k: s.value for k, s in sorted(actual.settings.items())
+                if s.explicit and (not s.server_wide or k.lower() in wanted)}
     prior: dict[str, Any] = {"objects": dict(sorted(actual.objects.items())),
                              "settings": explicit}
     defaults = {}
-    for name in sorted(set(managed)):
-        setting = actual.settings.get(name) or actual.settings.get(name.lower())
+    for name in sorted(wanted):
+        setting = actual.settings.get(name)
         if setting is not None and not setting.explicit:
             defaults[setting.name] = setting.value
     if defaults:
@@ -142,8 +149,11 @@ def state_fingerprint(prior: dict[str, Any]) -> str:
 
 
 def build_plan(changes: list[Change], actual: State, desired: State, profile: Profile,
-               engine: Engine, target: str) -> Plan:
-    """Order `changes` into numbered Steps and collect runtime settings and warnings."""
+               engine: Engine, target: str,
+               interrupted: Sequence[Interrupted] = ()) -> Plan:
+    """Order `changes` into numbered Steps and collect runtime settings and warnings. The
+    ANALYZE that `interrupted` applies did not finish is planned even when nothing else is
+    (tuner.interrupted)."""
     specs: list[tuple[int, StepSpec, Change | None, int | None]] = []
 
     def add(phase: int, spec: StepSpec, change: Change | None = None,
@@ -211,13 +221,13 @@ def build_plan(changes: list[Change], actual: State, desired: State, profile: Pr
         change = (by_setting.pop(spec.object, None)
                   if spec.kind in ("set_pragma", "set_setting") else None)
         add(2, spec, change)
+    statistics_sql = (engine.vacuum_analyze_sql if profile.vacuum == "analyze"
+                      else engine.analyze_sql)
     if profile.analyze and specs:
         changed = set(touched_tables)        # tables whose indexes this plan changes
         for index in desired.indexes.values():
             if key(index.table) not in actual.analyzed:
                 touched_tables.setdefault(key(index.table), index.table)
-        statistics_sql = (engine.vacuum_analyze_sql if profile.vacuum == "analyze"
-                          else engine.analyze_sql)
         for k in sorted(touched_tables):
             add(3, StepSpec("analyze", touched_tables[k], (statistics_sql(touched_tables[k]),),
                             "refresh planner statistics after index changes"
@@ -225,10 +235,19 @@ def build_plan(changes: list[Change], actual: State, desired: State, profile: Pr
                             "the table has managed indexes and no statistics", False))
     if all(spec.kind in MAINTENANCE for _, spec, _, _ in specs):
         specs = []
+    analyzed = {key(spec.object) for _, spec, _, _ in specs if spec.kind == "analyze"}
+    for item in interrupted:
+        for table in item.analyze:
+            if key(table) in analyzed or key(table) not in actual.tables:
+                continue
+            analyzed.add(key(table))
+            add(3, StepSpec("analyze", table, (statistics_sql(table),),
+                            f"apply {item.row_id} (history row {item.row_id}) was interrupted "
+                            "before its ANALYZE finished", False))
     steps = tuple(
         Step(number=n, kind=spec.kind, object=spec.object, sql=spec.sql, reason=spec.reason,
              transactional=spec.transactional, destructive=spec.destructive, phase=phase,
-             rows=rows, change=change)
+             rows=rows, change=change, server_wide=spec.server_wide)
         for n, (phase, spec, change, rows) in enumerate(sorted(specs, key=_run_order), start=1)
     )
     persistent, runtime = engine.split_settings(profile.settings)
@@ -239,7 +258,8 @@ def build_plan(changes: list[Change], actual: State, desired: State, profile: Pr
                             f"INSTEAD OF triggers with it: {', '.join(t.name for t in lost)}; "
                             "declare the view to keep them")
     warnings = (list(actual.warnings) + list(desired.warnings)
-                + lint(profile, actual, desired, steps, engine) + warnings)
+                + lint(profile, actual, desired, steps, engine) + warnings
+                + [item.describe() for item in interrupted])
     idx, views = unmanaged(actual, desired)
     return Plan(
         engine=engine.name, target=target, profile_name=profile.name,

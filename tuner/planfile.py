@@ -35,6 +35,8 @@ class FileStep:
     phase: int
     reason: str
     statements: tuple[str, ...]
+    #: Changes the whole server, not just this database: apply runs it only when asked to.
+    server_wide: bool = False
 
 
 @dataclass(frozen=True)
@@ -176,6 +178,7 @@ def _parse_marker(line: str, phase: int) -> dict[str, Any]:
         return {"number": int(fields[0]), "kind": attrs["kind"],
                 "transactional": attrs["transactional"] == "true",
                 "destructive": attrs.get("destructive") == "true",
+                "server_wide": attrs.get("server_wide") == "true",
                 "object": json.loads(obj), "phase": phase, "reason": ""}
     except (KeyError, ValueError, IndexError) as exc:
         raise PlanFileError(f"damaged step marker: {line!r} ({exc})") from None

@@ -220,19 +220,31 @@ def _check_schema(data: dict, origins: dict, path: str) -> None:
     errors = sorted(validator.iter_errors(data), key=lambda e: _line_key(origins, e))
     if not errors:
         return
-    first = _fitting_branch(jsonschema.exceptions.best_match(errors))
-    where = tuple(first.absolute_path)
-    message = first.message
-    if first.validator == "additionalProperties" and isinstance(first.instance, dict):
-        allowed = set(first.schema.get("properties", {}))
-        extra = sorted(k for k in first.instance if k not in allowed)
-        if extra:
-            where = where + (extra[0],)
-            message = f"unknown key (allowed: {', '.join(sorted(allowed))})"
-    more = len(errors) - 1
-    if more:
+    best = jsonschema.exceptions.best_match(errors)
+    found: list[tuple[Path_, str]] = []
+    for err in [best] + [e for e in errors if e is not best]:
+        problem = _schema_problem(_fitting_branch(jsonschema.exceptions.best_match([err])))
+        if problem not in found:
+            found.append(problem)
+    where, message = found[0]
+    more = len(found) - 1
+    if more:  # one line for every command; `tuner validate` lists them all
         message += f" (and {more} more problem{'s' if more > 1 else ''})"
-    raise _error_at(origins, path, where, message)
+    error = _error_at(origins, path, where, message)
+    error.problems = sorted((_error_at(origins, path, w, m) for w, m in found),
+                            key=lambda p: (p.path, p.line or 0))
+    raise error
+
+
+def _schema_problem(err: jsonschema.ValidationError) -> tuple[Path_, str]:
+    """Where one schema error is, and what it says (an unknown key named as such)."""
+    where = tuple(err.absolute_path)
+    if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+        allowed = set(err.schema.get("properties", {}))
+        extra = sorted(k for k in err.instance if k not in allowed)
+        if extra:
+            return where + (extra[0],), f"unknown key (allowed: {', '.join(sorted(allowed))})"
+    return where, err.message
 
 
 def _fitting_branch(err: jsonschema.ValidationError) -> jsonschema.ValidationError:

@@ -14,9 +14,10 @@ from tuner.apply import ApplyResult
 from tuner.history import HistoryRow
 from tuner.model import Index, State
 from tuner.plan import PHASES, SYMBOLS, Plan, Step
-from tuner.planfile import PlanFile, body_hash, render_body
+from tuner.planfile import FileStep, PlanFile, body_hash, render_body
 
 COLORS = {"+": "green", "-": "red", "~": "yellow", "!": "cyan", "*": "blue"}
+SERVER_WIDE = "[server-wide]"
 LABELS = {"create_index": "index", "replace_index": "index", "drop_index": "index",
           "create_view": "view", "replace_view": "view", "drop_view": "view",
           "restore_trigger": "trigger", "set_setting": "setting", "set_pragma": "setting",
@@ -44,7 +45,31 @@ def _step_line(step: Step) -> str:
         what += f"  (~{step.rows:,} rows)"
     if step.destructive:
         what += click.style("  [destructive]", fg="red")
+    if step.server_wide:
+        what += click.style(f"  {SERVER_WIDE}", fg="magenta")
     return f"  {sym} {what}\n      {step.reason}"
+
+
+def server_wide_note(steps: list[Step]) -> list[str]:
+    """What a plan says under its summary when some steps change the whole server."""
+    numbers = [s.number for s in steps if s.server_wide]
+    if not numbers:
+        return []
+    one = len(numbers) == 1
+    which = (f"step {numbers[0]} changes" if one else
+             f"steps {', '.join(map(str, numbers))} change")
+    return [f"{SERVER_WIDE} {which} the whole server, every database on it, not just this "
+            f"one: `tuner apply` skips {'it' if one else 'them'} unless given "
+            "--server-settings."]
+
+
+def skipped_text(steps: list[FileStep]) -> str:
+    """What apply says of the server-wide steps it leaves out (no --server-settings)."""
+    listed = "; ".join(f"step {s.number} {s.kind} {s.object}" for s in steps)
+    one = len(steps) == 1
+    return (f"Skipped {len(steps)} server-wide step{'' if one else 's'} (changing the whole "
+            f"server, every database on it): {listed}. Apply again with --server-settings "
+            f"to include {'it' if one else 'them'}.\n")
 
 
 def plan_text(plan: Plan) -> str:
@@ -61,6 +86,7 @@ def plan_text(plan: Plan) -> str:
             out.append("")
     if not plan.empty:
         out.append(click.style(plan_summary_line(plan), bold=True))
+        out += server_wide_note(list(plan.steps))
     if plan.runtime:
         out += ["", plan.runtime_note or "Runtime settings (per connection, applied by "
                     "tuner.runtime on every connection; never planned, never drift):"]
@@ -153,6 +179,13 @@ def _profile_name(name: str) -> str:
     return cleaned if cleaned[:1].isalnum() else "inspected"
 
 
+def table(headers: list[str], rows: list[list[str]]) -> list[str]:
+    """`headers` over `rows`, each column as wide as its widest cell."""
+    widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows, strict=False)]
+    return ["  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+            for cells in [headers, *rows]]
+
+
 def bench_text(report: Any) -> str:
     """A bench report as a table, the query plans under it."""
     d = report.as_dict()
@@ -170,11 +203,7 @@ def bench_text(report: Any) -> str:
         headers = ["query", "rows", "median ms", "p95 ms"]
         rows = [[q["name"], f"{q['rows']:,}", f"{q['median_ms']:.3f}", f"{q['p95_ms']:.3f}"]
                 for q in d["queries"]]
-    widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows, strict=False)]
-    lines = [head, ""]
-    for cells in [headers, *rows]:
-        lines.append("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip())
-    lines.append("")
+    lines = [head, "", *table(headers, rows), ""]
     lines.append("Query plans:")
     for q in d["queries"]:
         if report.compare:
@@ -210,46 +239,64 @@ def file_steps_text(plan: PlanFile) -> str:
              f"{plan.manifest.get('created')}):"]
     for step in plan.steps():
         sym = click.style(SYMBOLS.get(step.kind, "*"), bold=True)
-        lines.append(f"  {sym} {step.kind} {step.object}\n      {step.reason}")
+        wide = f"  {SERVER_WIDE}" if step.server_wide else ""
+        lines.append(f"  {sym} {step.kind} {step.object}{wide}\n      {step.reason}")
     return "\n".join(lines) + "\n"
 
 
 def apply_summary(result: ApplyResult) -> str:
-    """One paragraph on what an apply did."""
+    """One paragraph on what an apply did, and the steps it skipped."""
+    skipped = skipped_text(result.skipped) if result.skipped else ""
+    if result.status == "no_changes":
+        return "Nothing applied; no backup taken.\n" + skipped
     text = f"Applied {len(result.steps)} steps in {result.seconds:.2f} s"
     text += f"; backup: {result.backup.path}" if result.backup else "; no backup (--no-backup)"
-    return text + f"; history id {result.history_id}.\n"
+    text += f"; history id {result.history_id}"
+    if result.interrupted:
+        text += ("; marked interrupted: history row "
+                 + ", ".join(str(n) for n in result.interrupted))
+    return text + ".\n" + skipped
 
 
 def history_text(records: list[HistoryRow]) -> str:
     """`tuner history` for people: one line per apply or restore, and its error if any."""
     if not records:
         return "No applies recorded.\n"
-    lines = []
+    headers = ["id", "started (UTC)", "operation", "status", "profile / detail", "plan",
+               "steps", "seconds", "backup"]
+    rows = []
     for r in records:
-        what = (f"{r.profile_name} v{r.profile_version} plan {(r.plan_sha256 or '')[:8]}"
-                if r.operation == "apply" else (r.detail or ""))
-        steps = f"  steps {r.steps_applied}/{r.steps_total}" if r.operation == "apply" else ""
-        lines.append(f"{r.id:>4}  {r.started_at}  {r.operation:<7} {r.status:<9} {what}{steps}"
-                     + (f"  {r.duration_s:.2f} s" if r.duration_s is not None else "")
-                     + (f"  backup {r.backup_path}" if r.backup_path else
-                        ("  (no backup)" if r.no_backup else "")))
+        apply = r.operation == "apply"
+        rows.append([str(r.id), r.started_at, r.operation, r.status,
+                     f"{r.profile_name} v{r.profile_version}" if apply else (r.detail or ""),
+                     (r.plan_sha256 or "")[:8], f"{r.steps_applied}/{r.steps_total}"
+                     if apply else "", f"{r.duration_s:.2f}" if r.duration_s is not None
+                     else "", r.backup_path or ("(no backup)" if r.no_backup else "")])
+    head, *lines = table(headers, rows)
+    out = [head]
+    for r, line in zip(records, lines, strict=True):
+        out.append(line)
         if r.error:
-            lines.append(f"      error: {r.error}")
-    return "\n".join(lines) + "\n"
+            out.append(f"      error: {r.error}")
+    return "\n".join(out) + "\n"
 
 
 def check_text(report: Any, db: str) -> str:
     """`tuner check` for people: the verdict, then what drifted and which queries scan."""
     pending = [f"  {p['setting']}: {p['value']} is written ({p['source']}), the server still "
                f"runs with {p['running']} until it reloads or restarts" for p in report.pending]
+    elsewhere = ([f"Also pending on the server, not in this profile (left alone): "
+                  f"{', '.join(report.pending_elsewhere)}"] if report.pending_elsewhere else [])
     if report.healthy:
         text = f"OK: {db} matches the profile and no declared query scans a large table."
-        return "\n".join([text, "Pending (not drift):", *pending]) if pending else text
+        return "\n".join([text, *(["Pending (not drift):", *pending] if pending else []),
+                          *elsewhere])
     lines = [f"FAIL: {db}"]
     if report.drift:
         lines.append(f"Drift ({len(report.drift)} step(s) to apply; see `tuner plan`):")
-        lines += [f"  {d['kind']} {d['object']}: {d['reason']}" for d in report.drift]
+        lines += [f"  {d['kind']} {d['object']}"
+                  f"{' ' + SERVER_WIDE if d.get('server_wide') else ''}: {d['reason']}"
+                  for d in report.drift]
     if report.scans:
         lines.append("Queries scanning a large table:")
         lines += [f"  {s['query']}: SCAN {s['table']} (~{s['rows']:,} rows)"
@@ -257,7 +304,7 @@ def check_text(report: Any, db: str) -> str:
                   for s in report.scans]
     if pending:
         lines += ["Pending (not drift):", *pending]
-    return "\n".join(lines)
+    return "\n".join(lines + elsewhere)
 
 
 def advise_text(advice: Any, db: str) -> str:

@@ -28,6 +28,14 @@ class RestoreResult:
                 "seconds": round(self.seconds, 3), "pragmas": self.pragmas}
 
 
+def restore_refusal(backup: Path, db: str) -> str | None:
+    """Why the engine of `db` cannot restore `backup` at all (a PostgreSQL backup, a folder
+    for SQLite), saying what to do instead; None when restore_backup may go on."""
+    from tuner.engines import engine_name_for_target, engine_named
+
+    return engine_named(engine_name_for_target(db)).restore_refusal(backup, db)
+
+
 def restore_backup(backup: Path, db: str, *, backup_dir: Path | None = None, keep: int = 10,
                    verify: str = "quick", busy_timeout_ms: int = 5000) -> RestoreResult:
     """Replace the database `db` with `backup`, keeping a safety copy and the history."""

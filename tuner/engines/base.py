@@ -33,6 +33,9 @@ class StepSpec:
     reason: str
     transactional: bool
     destructive: bool = False
+    #: It changes the whole server, not just this database (PostgreSQL's ALTER SYSTEM and the
+    #: reload after it): apply runs it only when asked to (`--server-settings`).
+    server_wide: bool = False
 
 
 class StepFailed(Exception):
@@ -56,7 +59,9 @@ class ApplySession(Protocol):
 
     Exclusion differs by engine and is the session's business: SQLite excludes other writers
     with the write lock of each `begin()` (BEGIN IMMEDIATE) and while the backup copies;
-    PostgreSQL holds a session advisory lock from opening to `close()`. Every method raises a
+    PostgreSQL holds a session advisory lock from opening to `close()`, SQLite a lock file
+    (tuner.engines.sqlite_lock): while a session is open no other apply runs, so every
+    `started` history row it finds is an interrupted apply's. Every method raises a
     TunerError (DatabaseError, BackupError...) for what a user can fix, never a driver error.
     """
 
@@ -86,6 +91,9 @@ class ApplySession(Protocol):
 
     def insert_history(self, row: HistoryRow) -> int:
         """Insert a history row (creating the store on first use); return its id."""
+
+    def history_rows(self) -> list[HistoryRow]:
+        """Every history row, oldest first ([] before the first apply)."""
 
     def update_history(self, row_id: int, **values: Any) -> None:
         """Set `values` (HistoryRow field names) on a history row."""
@@ -188,6 +196,14 @@ class Engine(Protocol):
 
     def read_history(self, target: str) -> list[HistoryRow]:
         """The recorded applies and restores of `target`, oldest first, read-only."""
+
+    def restore_refusal(self, backup: Path, target: str) -> str | None:
+        """Why `backup` cannot be restored onto `target` at all, in one line saying what it is
+        and what to do instead, or None to go on: asked before any warning or question."""
+
+    def apply_running(self, target: str) -> bool:
+        """True while a live apply holds `target` (its `started` row is not an interrupted
+        one), read-only. When it cannot tell, True: a live apply is never called dead."""
 
     def restore_backup(self, backup: Path, target: str, *, backup_dir: Path | None,
                        keep: int, verify: str, busy_timeout_ms: int) -> RestoreResult:

@@ -157,13 +157,17 @@ class PostgresEngine:
                     reload_needed = True
                     reason = (f"{c.setting}: {before} -> {after} (context {guc.context}: "
                               "ALTER SYSTEM, then a configuration reload)")
-            steps.append(StepSpec("set_setting", c.setting, (sql,), reason, transactional=False))
+            steps.append(StepSpec("set_setting", c.setting, (sql,), reason, transactional=False,
+                                  server_wide=guc.apply_by != "database"))
         if reload_needed:
             steps.append(StepSpec("reload", "configuration", (render(self.name, "reload_conf"),),
                                   "make the ALTER SYSTEM settings above take effect (sighup)",
-                                  transactional=False))
+                                  transactional=False, server_wide=True))
+        declared = {name.lower() for name in profile.settings}
         for name, s in sorted(actual.settings.items()):
-            if s.running is not None and s.running != s.value:
+            # Only what the profile declares: another setting pending on a shared server is
+            # someone else's business, not this plan's.
+            if name in declared and s.running is not None and s.running != s.value:
                 what = ("pending restart" if self._guc(name).apply_by == "restart"
                         else "pending reload")
                 warnings.append(f"{what}: {name} is {_show(s.value)} in {s.source}, but the "
@@ -330,13 +334,23 @@ class PostgresEngine:
 
         return read_history(target)
 
+    def restore_refusal(self, backup: Path, target: str) -> str | None:
+        """Always: a PostgreSQL backup is undone with its rollback script (or pg_restore),
+        which the message names with the folder's real paths."""
+        from tuner.engines.postgres_backup import how_to_undo
+
+        return how_to_undo(backup, target)
+
+    def apply_running(self, target: str) -> bool:
+        """True while a session holds tuner's advisory lock on the database."""
+        from tuner.engines.postgres_apply import apply_running
+
+        return apply_running(target)
+
     def restore_backup(self, backup: Path, target: str, *, backup_dir: Path | None,
                        keep: int, verify: str, busy_timeout_ms: int) -> RestoreResult:
-        """Refuse, saying how: a PostgreSQL backup is undone with its rollback script."""
-        raise EngineError(f"{backup}: tuner restore does not run PostgreSQL backups; undo the "
-                          f"apply with its rollback script: psql -v ON_ERROR_STOP=1 -f "
-                          f"{backup}/rollback.sql '<URL>' (a full backup's database.dump "
-                          "restores with pg_restore)")
+        """Refuse, saying how (restore_refusal)."""
+        raise EngineError(self.restore_refusal(backup, target) or "")
 
 
 def _show(value: Any) -> str:

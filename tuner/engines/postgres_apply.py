@@ -66,10 +66,8 @@ class PostgresApplySession:
 
     def _holder(self) -> str:
         """` (pid 123, user u, application 'tuner apply', ...)`, or "" if it cannot be seen."""
-        unsigned = LOCK_KEY & 0xFFFF_FFFF_FFFF_FFFF
         try:
-            row = self.conn.execute(render(ENGINE, "apply/lock_holder"),
-                                    [unsigned >> 32, unsigned & 0xFFFF_FFFF]).fetchone()
+            row = lock_holder(self.conn)
         except driver().Error:
             return ""
         if row is None:
@@ -104,7 +102,8 @@ class PostgresApplySession:
         try:
             return postgres_backup.take_backup(self.conn, self.url, plan, folder,
                                                self.options.backup_mode, on_locked,
-                                               self.options.busy_timeout_ms)
+                                               self.options.busy_timeout_ms,
+                                               runs=self.options.runs)
         except driver().Error as exc:
             raise DatabaseError(self.where, f"cannot read what the backup needs: "
                                 f"{first_line(exc)}; nothing was changed") from None
@@ -140,6 +139,14 @@ class PostgresApplySession:
             raise DatabaseError(self.where, f"cannot record the apply in "
                                 f"{postgres_history.SCHEMA}.tuner_history: "
                                 f"{first_line(exc)}") from None
+
+    def history_rows(self) -> list[HistoryRow]:
+        """Every row of `tuner.tuner_history`, oldest first ([] before the first apply)."""
+        try:
+            return postgres_history.rows(self.conn)
+        except driver().Error as exc:
+            raise DatabaseError(self.where, f"cannot read the history: {first_line(exc)}") \
+                from None
 
     def update_history(self, row_id: int, **values: Any) -> None:
         """Update a history row."""
@@ -207,6 +214,27 @@ def _privilege_needed(step: FileStep, sql: str) -> str:
     if step.kind == "analyze":
         return f"ANALYZE {step.object} needs the table's owner (or the database's)"
     return "the connected role lacks a privilege this step needs"
+
+
+def lock_holder(conn: psycopg.Connection) -> tuple | None:
+    """The session holding tuner's advisory lock on this database (pid, user, application,
+    client, backend start), or None: read-only, from pg_locks."""
+    unsigned = LOCK_KEY & 0xFFFF_FFFF_FFFF_FFFF
+    return conn.execute(render(ENGINE, "apply/lock_holder"),
+                        [unsigned >> 32, unsigned & 0xFFFF_FFFF]).fetchone()
+
+
+def apply_running(url: str) -> bool:
+    """True while a session holds tuner's advisory lock on the database at `url`: the server
+    drops a session's advisory locks when it ends, so a `started` row with no holder belongs
+    to an apply that died."""
+    conn = connect(url, application_name="tuner plan")
+    try:
+        return lock_holder(conn) is not None
+    except driver().Error as exc:
+        raise DatabaseError(redact(url), f"cannot read pg_locks: {first_line(exc)}") from None
+    finally:
+        conn.close()
 
 
 def read_history(url: str) -> list[HistoryRow]:

@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from tuner.backup import Backup, backup_name, fsync_dir, is_backup_of, prepare_dir
-from tuner.engines.postgres_conn import driver
+from tuner.engines.postgres_conn import driver, redact
+from tuner.engines.postgres_settings import guc_from_row, render_value
 from tuner.errors import BackupError
 from tuner.history import now_utc
 from tuner.render import render
@@ -43,6 +44,8 @@ PARTIAL = ".partial"
 SCOPES = {"user": "database", "superuser": "database", "backend": "database",
           "superuser-backend": "database", "sighup": "system", "postmaster": "system"}
 DUMP_COMPLETE = "-- PostgreSQL database dump complete"
+#: What a backup folder holds: always rollback.sql and settings.json, and one of the dumps.
+FOLDER_FILES = ("rollback.sql", "settings.json", "schema.sql", "database.dump")
 
 
 def pg_dump_path(conn: psycopg.Connection) -> str:
@@ -86,14 +89,16 @@ def backup_label(conn: psycopg.Connection) -> str:
 
 
 def take_backup(conn: psycopg.Connection, url: str, plan: PlanFile, folder: Path, mode: str,
-                on_locked: Callable[[], None], lock_wait_ms: int = 0) -> Backup:
+                on_locked: Callable[[], None], lock_wait_ms: int = 0,
+                runs: Callable[[FileStep], bool] = lambda step: True) -> Backup:
     """pg_dump, settings.json and rollback.sql into a new owner-only folder under `folder`.
     Nothing is left behind on failure; `on_locked` runs after pg_dump is found usable.
-    pg_dump gives up after `lock_wait_ms` waiting for a table lock (0: waits forever)."""
+    pg_dump gives up after `lock_wait_ms` waiting for a table lock (0: waits forever).
+    Settings and rollback cover the steps this apply `runs` (server-wide ones may not)."""
     started = time.perf_counter()
     pg_dump = pg_dump_path(conn)
     on_locked()
-    snapshot = read_snapshot(conn, plan, mode)
+    snapshot = read_snapshot(conn, plan, mode, [s for s in plan.steps() if runs(s)])
     prepare_dir(folder)
     label = backup_label(conn)
     _remove_leftovers(folder, label)
@@ -184,11 +189,10 @@ def _write(path: Path, text: str) -> None:
 
 
 # -- what the plan touches, as it is now ----------------------------------------------------
-def touched_settings(plan: PlanFile, steps: list[FileStep]) -> list[str]:
-    """The settings a plan sets: its desired settings and its set_setting steps."""
-    names = set(plan.manifest.get("desired", {}).get("settings", {}))
-    names |= {s.object for s in steps if s.kind == "set_setting"}
-    return sorted(names)
+def touched_settings(steps: list[FileStep]) -> list[str]:
+    """The settings the apply changes: those of its set_setting steps (a setting the plan
+    merely declares, already as wanted, is not touched, and not rolled back)."""
+    return sorted({s.object for s in steps if s.kind == "set_setting"})
 
 
 def touched_objects(steps: list[FileStep]) -> list[tuple[str, str]]:
@@ -203,10 +207,11 @@ def touched_objects(steps: list[FileStep]) -> list[tuple[str, str]]:
     return seen
 
 
-def read_snapshot(conn: psycopg.Connection, plan: PlanFile, mode: str) -> dict[str, Any]:
-    """settings.json: the touched settings and objects as they are before the apply."""
-    steps = plan.steps()
-    names = touched_settings(plan, steps)
+def read_snapshot(conn: psycopg.Connection, plan: PlanFile, mode: str,
+                  steps: list[FileStep]) -> dict[str, Any]:
+    """settings.json: what the apply's `steps` touch, settings and objects, as it is before
+    the apply."""
+    names = touched_settings(steps)
     database = conn.info.dbname
     return {"format": 1, "database": database, "server_version": conn.info.server_version,
             "taken_at": now_utc(), "plan_sha256": plan.plan_hash, "backup_mode": mode,
@@ -233,11 +238,12 @@ def _settings(conn: psycopg.Connection, names: list[str]) -> list[dict[str, Any]
             out.append({"name": name, "scope": None, "why": "not a setting this server knows"})
             continue
         scope = SCOPES.get(row["context"])
-        unit = row["unit"] or ""
+        # pg_settings gives base units (524288 of 8kB): show what a person writes, `4GB`.
+        was = render_value(guc_from_row(row).from_server(row["setting"]))
         row.update(name=name, scope=scope, database_value=database.get(name),
                    system_readable=system is not None,
                    system_value=None if system is None else system.get(name),
-                   was=f"{row['setting']}{unit} (source: {row['source']})")
+                   was=f"{was} (source: {row['source']})")
         if scope is None:
             row["why"] = f"context {row['context']}: tuner does not change it"
         out.append(row)
@@ -275,3 +281,26 @@ def rollback_script(snapshot: dict[str, Any]) -> str:
                   settings=snapshot["settings"], objects=snapshot["objects"],
                   reload=any(s.get("scope") == "system" for s in snapshot["settings"]))
 
+
+
+# -- what to do with a backup instead of `tuner restore` --------------------------------------
+def how_to_undo(backup: Path, target: str) -> str:
+    """Why `tuner restore` refuses `backup` for the database at `target`, and what to run
+    instead: the backup folder's own rollback.sql with psql, or its dump with pg_restore."""
+    url = redact(target)
+    folder = backup if backup.is_dir() else (backup.parent if backup.name in FOLDER_FILES
+                                             else None)
+    if folder is None or not (folder / "rollback.sql").is_file():
+        return (f"{backup} is not a tuner PostgreSQL backup (a folder holding rollback.sql and "
+                "settings.json), and tuner restore does not run PostgreSQL backups anyway: "
+                "undo an apply with its backup folder's rollback script, psql -v "
+                f"ON_ERROR_STOP=1 -f <backup folder>/rollback.sql '{url}'; nothing was changed")
+    what = (f"{backup} is a PostgreSQL backup folder" if folder == backup else
+            f"{backup} is part of the PostgreSQL backup folder {folder}")
+    text = (f"{what}, and tuner restore does not run PostgreSQL backups; nothing was changed. "
+            "Undo that apply's settings, indexes and views with its rollback script: psql -v "
+            f"ON_ERROR_STOP=1 -f {folder / 'rollback.sql'} '{url}'")
+    if (folder / "database.dump").is_file():
+        text += ("; or bring back the whole database, data included, as it was at the "
+                 f"backup: pg_restore --clean --if-exists -d '{url}' {folder / 'database.dump'}")
+    return text

@@ -114,7 +114,8 @@ def read_settings(conn: Any) -> tuple[dict[str, Setting], dict[str, Guc], list[s
                    and (r["pending_restart"] or source != "default"))
         settings[r["name"]] = Setting(r["name"], value, source=source,
                                       running=running if pending else None,
-                                      explicit=source in ("database", "postgresql.auto.conf"))
+                                      explicit=source in ("database", "postgresql.auto.conf"),
+                                      server_wide=source != "database")
     warnings += [f"setting {name}: role {role} overrides it with {value} (ALTER ROLE ... SET), "
                 f"so that role's sessions do not get the database setting"
                 for role, name, value in shadows if name in database or name in settings

@@ -4,6 +4,7 @@ non-transactional settings phase (journal_mode, page_size, auto_vacuum and their
 
 from __future__ import annotations
 
+import difflib
 import sqlite3
 from typing import TYPE_CHECKING, Any
 
@@ -59,7 +60,10 @@ class SQLiteEngine:
         """Canonical value of a pragma; unknown names are errors, since SQLite ignores them."""
         pragma = PRAGMAS.get(name)
         if pragma is None:
-            raise ValueError(f"unknown pragma {name!r} (known: {', '.join(sorted(PRAGMAS))})")
+            close = difflib.get_close_matches(str(name).lower(), PRAGMAS, n=2)
+            hint = f": did you mean {' or '.join(close)}?" if close else ""
+            raise ValueError(f"unknown pragma {name!r}{hint} (known: "
+                             f"{', '.join(sorted(PRAGMAS))})")
         return pragma.normalize(value)
 
     def server_wide_settings(self, settings: dict[str, Any]) -> dict[str, str]:
@@ -180,6 +184,23 @@ class SQLiteEngine:
             raise database_error(target, exc) from None
         finally:
             conn.close()
+
+    def restore_refusal(self, backup: Path, target: str) -> str | None:
+        """A folder is no SQLite backup (tuner's are single .db files): say what it is."""
+        if not backup.is_dir():
+            return None
+        if (backup / "rollback.sql").is_file():
+            return (f"{backup} is a directory, a PostgreSQL backup folder, not an SQLite "
+                    "backup: a PostgreSQL apply is undone with psql -v ON_ERROR_STOP=1 -f "
+                    f"{backup / 'rollback.sql'} URL; nothing was changed")
+        return (f"{backup} is a directory, not an SQLite backup: give one of the backup files "
+                "in it (`<db name>-<UTC time>-<plan hash>.db`); nothing was changed")
+
+    def apply_running(self, target: str) -> bool:
+        """True while an apply holds the lock file beside the database."""
+        from tuner.engines.sqlite_lock import held
+
+        return held(target)
 
     def restore_backup(self, backup: Path, target: str, *, backup_dir: Path | None,
                        keep: int, verify: str, busy_timeout_ms: int) -> RestoreResult:

@@ -1,6 +1,7 @@
-"""SQLite's apply session: a read-write connection in autocommit, the write lock of each
-phase (BEGIN IMMEDIATE), the verified file-copy backup taken under that lock, the
-`tuner_history` table in the file, and the statements with the read-backs SQLite needs.
+"""SQLite's apply session: a read-write connection in autocommit, the apply lock file for the
+whole apply (tuner.engines.sqlite_lock), the write lock of each phase (BEGIN IMMEDIATE), the
+verified file-copy backup taken under that lock, the `tuner_history` table in the file, and the
+statements with the read-backs SQLite needs.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from tuner.backup import Backup, Progress, default_dir
 from tuner.engines import sqlite_history as hist
+from tuner.engines import sqlite_lock
 from tuner.engines.base import StepFailed
 from tuner.engines.sqlite_backup import copy_locked, finish_backup, prune_backups, release
 from tuner.engines.sqlite_inspect import database_error, open_readwrite, read_state
@@ -31,6 +33,11 @@ class SQLiteApplySession:
         self.db = db
         self.options = options
         self.conn = open_readwrite(db, timeout=options.busy_timeout_ms / 1000)
+        try:  # held to the end: it tells this apply's `started` row from a dead one's
+            self.lock = sqlite_lock.acquire(db, options.busy_timeout_ms / 1000)
+        except BaseException:
+            self.conn.close()
+            raise
 
     def read_state(self) -> State:
         """The live state, read on this connection (under the write lock inside a phase)."""
@@ -96,6 +103,13 @@ class SQLiteApplySession:
         except sqlite3.Error as exc:
             raise database_error(self.db, exc) from None
 
+    def history_rows(self) -> list[HistoryRow]:
+        """Every row of `tuner_history`, oldest first."""
+        try:
+            return hist.rows(self.conn)
+        except sqlite3.Error as exc:
+            raise database_error(self.db, exc) from None
+
     def update_history(self, row_id: int, **values: Any) -> None:
         """Update a `tuner_history` row (in the open transaction, or autocommit)."""
         try:
@@ -118,9 +132,13 @@ class SQLiteApplySession:
 
     def close(self) -> None:
         """Close the connection (an open transaction rolls back), then the backup copy's
-        descriptors of the file (closing them earlier would drop its locks)."""
-        self.conn.close()
-        release(Path(self.db))
+        descriptors of the file (closing them earlier would drop its locks), then the apply
+        lock."""
+        try:
+            self.conn.close()
+            release(Path(self.db))
+        finally:
+            self.lock.release()
 
 
 def _pragma_target(step: FileStep, sql: str) -> str | None:

@@ -4,11 +4,13 @@ Healthy means the database matches the profile (its plan is empty) and no declar
 scans a large table. Read-only: queries are only EXPLAINed, on the engine's read-only
 connection (tuner.workload.bench.open_side). A setting written but waiting for a reload or a
 restart (PostgreSQL's pending_restart) is reported as pending, never as drift: applying again
-would not change it.
+would not change it. Only the settings the profile declares count; others pending on a shared
+server are named in one informational line.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +36,9 @@ class CheckReport:
     drift: list[dict[str, Any]] = field(default_factory=list)
     scans: list[dict[str, Any]] = field(default_factory=list)
     pending: list[dict[str, Any]] = field(default_factory=list)
+    #: Names of settings pending on the server that the profile does not declare: someone
+    #: else's on a shared server, mentioned once, never part of the verdict.
+    pending_elsewhere: list[str] = field(default_factory=list)
 
     @property
     def healthy(self) -> bool:
@@ -43,7 +48,7 @@ class CheckReport:
     def as_dict(self) -> dict[str, Any]:
         """The machine-readable report."""
         return {"healthy": self.healthy, "drift": self.drift, "scans": self.scans,
-                "pending": self.pending}
+                "pending": self.pending, "pending_elsewhere": self.pending_elsewhere}
 
 
 def pending_settings(state: State) -> list[dict[str, Any]]:
@@ -52,6 +57,15 @@ def pending_settings(state: State) -> list[dict[str, Any]]:
     return [{"setting": s.name, "value": s.value, "running": s.running, "source": s.source}
             for _, s in sorted(state.settings.items())
             if s.running is not None and s.running != s.value]
+
+
+def split_pending(state: State, declared: Iterable[str]) -> tuple[list[dict[str, Any]],
+                                                                  list[str]]:
+    """The pending settings the profile declares, and the names of the others."""
+    wanted = {name.lower() for name in declared}
+    pending = pending_settings(state)
+    return ([p for p in pending if p["setting"].lower() in wanted],
+            [p["setting"] for p in pending if p["setting"].lower() not in wanted])
 
 
 def aliases(sql: str, tables: dict[str, Table]) -> dict[str, str]:
@@ -76,10 +90,10 @@ def check(profile: Profile, db: str, threshold: int = SCAN_THRESHOLD) -> CheckRe
     """Compare the database with the profile and EXPLAIN every declared query."""
     report = CheckReport()
     plan = make_plan(profile, db)
-    report.drift = [{"kind": s.kind, "object": s.object, "reason": s.reason}
-                    for s in plan.steps]
+    report.drift = [{"kind": s.kind, "object": s.object, "reason": s.reason,
+                     "server_wide": s.server_wide} for s in plan.steps]
     state = engine_for(db).inspect(db)
-    report.pending = pending_settings(state)
+    report.pending, report.pending_elsewhere = split_pending(state, profile.settings)
     side = open_side(db, profile)
     try:
         for query in profile.queries:
