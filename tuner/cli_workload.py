@@ -11,12 +11,14 @@ from typing import Any
 
 import click
 
-from tuner import __version__
+from tuner import __version__, cli_fleet
 from tuner.api import make_plan
 from tuner.apply import ApplyOptions, apply_plan_file
 from tuner.cli_common import (
     CONTEXT,
+    FleetArgs,
     db_option,
+    db_or_fleet,
     emit,
     format_option,
     note,
@@ -215,10 +217,11 @@ def bench_cmd(profile: str, db: str, compare: bool, runs: int, warmup: int,
 
 @click.command("check", context_settings=CONTEXT)
 @profile_argument
-@db_option
+@db_or_fleet
 @scan_threshold_option
 @format_option("text", "json", default="text")
-def check_cmd(profile: str, db: str, scan_threshold: int, fmt: str) -> None:
+def check_cmd(profile: str, db: str, fleet: FleetArgs | None, scan_threshold: int,
+              fmt: str) -> None:
     """Drift and health for CI and cron: exit 0 when the database matches PROFILE and no
     declared query scans a large table; exit 3 with what drifted and which queries scan.
 
@@ -226,6 +229,8 @@ def check_cmd(profile: str, db: str, scan_threshold: int, fmt: str) -> None:
     to gate a deploy or alert from cron on drift AND on hot queries that lost their index."""
     from tuner.workload.check import check
 
+    if fleet:
+        return cli_fleet.check(fleet, profile, scan_threshold, fmt)
     report = check(load_profile(profile), db, scan_threshold)
     emit(fmt, report.as_dict(), check_text(report, redact(db)) + "\n")
     if not report.healthy:

@@ -15,7 +15,7 @@ from tuner.backup import Backup, Progress, default_dir
 from tuner.engines import sqlite_history as hist
 from tuner.engines import sqlite_lock
 from tuner.engines.base import StepFailed
-from tuner.engines.sqlite_backup import copy_locked, finish_backup, prune_backups
+from tuner.engines.sqlite_backup import copy_locked, finish_backup, prune_backups, release
 from tuner.engines.sqlite_inspect import database_error, open_readwrite, read_state
 from tuner.errors import TunerError
 from tuner.history import HistoryRow
@@ -131,9 +131,12 @@ class SQLiteApplySession:
                              "application and apply again")
 
     def close(self) -> None:
-        """Close the connection (an open transaction rolls back), then drop the apply lock."""
+        """Close the connection (an open transaction rolls back), then the backup copy's
+        descriptors of the file (closing them earlier would drop its locks), then the apply
+        lock."""
         try:
             self.conn.close()
+            release(Path(self.db))
         finally:
             self.lock.release()
 

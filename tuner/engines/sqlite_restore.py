@@ -20,7 +20,7 @@ from tuner import __version__
 from tuner.backup import default_dir, tag_for
 from tuner.engines import sqlite_history as hist
 from tuner.engines.sqlite import SQLiteEngine
-from tuner.engines.sqlite_backup import prune_backups, take_backup, verify_file
+from tuner.engines.sqlite_backup import prune_backups, release, take_backup, verify_file
 from tuner.engines.sqlite_inspect import database_error, open_readwrite
 from tuner.errors import TunerError
 from tuner.history import HistoryRow, now_utc
@@ -102,3 +102,4 @@ def restore_backup(backup: Path, db: str, *, backup_dir: Path | None = None, kee
                              {**got, "journal_mode": _pragma(conn, "journal_mode")})
     finally:
         conn.close()
+        release(Path(db))  # the safety copy's descriptors, only now (sqlite_backup._HELD)
