@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -75,21 +76,35 @@ def pg_admin_url() -> str:
     return PG_ADMIN_URL
 
 
-@pytest.fixture
-def pg_url(pg_admin_url: str) -> Iterator[str]:
-    """A fresh, empty scratch database for one test; dropped (with its sessions) afterwards."""
+@contextlib.contextmanager
+def scratch_database(admin_url: str) -> Iterator[str]:
+    """A fresh, empty scratch database; dropped (with its sessions) on leaving."""
     import psycopg
     from psycopg import sql
 
     name = f"tuner_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
-        yield _with_database(pg_admin_url, name)
+        yield _with_database(admin_url, name)
     finally:
-        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
                          .format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def pg_url(pg_admin_url: str) -> Iterator[str]:
+    """A fresh, empty scratch database for one test; dropped (with its sessions) afterwards."""
+    with scratch_database(pg_admin_url) as url:
+        yield url
+
+
+@pytest.fixture
+def pg_url2(pg_admin_url: str) -> Iterator[str]:
+    """A second scratch database, for tests over several databases."""
+    with scratch_database(pg_admin_url) as url:
+        yield url
 
 
 # HypoPG (hypothetical indexes) is what `tuner advise` uses on PostgreSQL. Where the server

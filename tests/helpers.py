@@ -3,10 +3,15 @@ schema, data and pragmas to prove what changed and what did not."""
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import hashlib
 import json
+import os
+import shutil
 import sqlite3
+import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,6 +105,16 @@ def schema(db: Path) -> list[tuple]:
                      "WHERE name NOT LIKE 'tuner_%' ORDER BY type, name")
 
 
+def has_object(db: Path, name: str) -> bool:
+    """True when the database has a table, index, view or trigger of that name."""
+    con = sqlite3.connect(db)
+    try:
+        return con.execute("SELECT count(*) FROM sqlite_master WHERE name = ?",
+                           (name,)).fetchone()[0] == 1
+    finally:
+        con.close()
+
+
 def pragma(db: Path, name: str) -> object:
     """One pragma's value, read on a fresh connection."""
     con = sqlite3.connect(db)
@@ -114,6 +129,28 @@ def history(capsys: pytest.CaptureFixture[str], db: Path) -> list[dict]:
     r = run(capsys, "history", "--db", db, "--format", "json")
     assert r.code == 0, r.err
     return json.loads(r.out)
+
+
+@contextlib.contextmanager
+def made_read_only(db: Path) -> Iterator[Path]:
+    """The database made read-only while inside: chmod 0o444, plus `chattr +i` when running as
+    root (root ignores file modes); skips the test where neither works."""
+    os.chmod(db, 0o444)
+    immutable = False
+    if os.access(db, os.W_OK):
+        chattr = shutil.which("chattr")
+        if chattr is None or subprocess.run([chattr, "+i", str(db)],
+                                            capture_output=True).returncode != 0:
+            os.chmod(db, 0o644)
+            pytest.skip("running as root and chattr +i is unavailable: cannot make the "
+                        "database read-only")
+        immutable = True
+    try:
+        yield db
+    finally:
+        if immutable:
+            subprocess.run([shutil.which("chattr") or "chattr", "-i", str(db)], check=True)
+        os.chmod(db, 0o644)
 
 
 def wal_demo_db(path: Path, participants: int) -> Path:

@@ -25,6 +25,7 @@ from helpers import (
 from helpers import (
     data_digest,
     history,
+    made_read_only,
     pragma,
     run,
     schema,
@@ -661,24 +662,9 @@ def test_a_file_that_is_not_a_database(capsys: pytest.CaptureFixture[str],
 
 @pytest.fixture
 def read_only(db: Path) -> Iterator[Path]:
-    """The database made read-only: chmod 0o444, plus `chattr +i` when running as root
-    (root ignores file modes)."""
-    os.chmod(db, 0o444)
-    immutable = False
-    if os.access(db, os.W_OK):
-        chattr = shutil.which("chattr")
-        if chattr is None or subprocess.run([chattr, "+i", str(db)],
-                                            capture_output=True).returncode != 0:
-            os.chmod(db, 0o644)
-            pytest.skip("running as root and chattr +i is unavailable: cannot make the "
-                        "database read-only")
-        immutable = True
-    try:
+    """The database made read-only (helpers.made_read_only)."""
+    with made_read_only(db):
         yield db
-    finally:
-        if immutable:
-            subprocess.run([shutil.which("chattr") or "chattr", "-i", str(db)], check=True)
-        os.chmod(db, 0o644)
 
 
 def test_read_only_database(capsys: pytest.CaptureFixture[str], read_only: Path) -> None:

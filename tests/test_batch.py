@@ -365,3 +365,21 @@ def test_kill_9_loses_nothing_that_was_acknowledged(db: Path) -> None:
     written = {r[0] for r in query(db, "SELECT id FROM messages WHERE text = 'kill'")}
     assert set(acked) <= written
     assert query(db, "PRAGMA integrity_check") == [("ok",)]
+
+
+def test_insert_many_logs_rejected_rows_once(db: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A caller that never reads the ticket still hears of rejected rows: one warning per
+    insert_many (not per batch), with the count and the first error."""
+    ev, user = existing_pair(db)
+    rows = [(8, FREE_USER + i, "pending", 1, 1) for i in range(120)]
+    rows[30] = rows[110] = (ev, user, "dup-of-existing", 1, 1)
+    with caplog.at_level("WARNING", logger="tuner.runtime"):
+        with BatchWriter(db, batch_size=50, flush_interval=0.05) as w:
+            w.insert_many("participants", rows, columns=PCOLS)  # the ticket is ignored
+            w.insert_many("participants", [(9, FREE_USER, "pending", 1, 1)], columns=PCOLS)
+    warnings = [r for r in caplog.records if r.name == "tuner.runtime"]
+    assert len(warnings) == 1 and warnings[0].levelname == "WARNING"
+    message = warnings[0].getMessage()
+    assert "insert_many into 'participants'" in message
+    assert "2 of 120 rows rejected" in message
+    assert "first: row 30" in message and "UNIQUE constraint failed" in message

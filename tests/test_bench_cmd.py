@@ -195,3 +195,56 @@ def test_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert r.code == 0
     for option in ("--db", "--compare", "--runs", "--warmup", "--format"):
         assert option in r.out
+
+
+# -- noise -----------------------------------------------------------------------------------
+IDENTICAL = """\
+profile: identical
+version: 1
+engine: sqlite
+queries:
+  - name: confirmed_participants
+    sql: SELECT user_id FROM participants WHERE event_id = :event_id AND status = 'confirmed'
+    params: {event_id: 1}
+  - name: user_messages
+    sql: SELECT count(*) FROM messages WHERE user_id = :user_id
+    params: {user_id: 3}
+"""
+
+
+def test_compare_of_an_identical_copy_is_within_noise(capsys: pytest.CaptureFixture[str],
+                                                      demo: Path, tmp_path: Path) -> None:
+    """No change at all, three runs: whatever ratio the clock shows, bench must not present
+    it as real. Three runs a side can never tell two samples apart (the smallest two-sided
+    Mann-Whitney p-value of 3 against 3 is 0.1), so this holds whatever the times are."""
+    profile = write(tmp_path / "identical.yaml", IDENTICAL)
+    r = run(capsys, "bench", profile, "--db", demo, "--compare", "--runs", "3", "--format",
+            "json")
+    assert r.code == 0, r.err
+    data = json.loads(r.out)
+    assert data["applied_steps"] == 0
+    assert [q["within_noise"] for q in data["queries"]] == [True, True]
+    assert data["write_cost"]["within_noise"] is True
+    warnings = [line for line in r.err.splitlines() if "within noise" in line]
+    assert len(warnings) == 1 and "--runs" in warnings[0], r.err
+    text = run(capsys, "bench", profile, "--db", demo, "--compare", "--runs", "3")
+    assert text.code == 0, text.err
+    rows = [line for line in text.out.splitlines() if line.startswith(
+        ("confirmed_participants", "user_messages"))][:2]
+    assert len(rows) == 2 and all("within noise" in line for line in rows), text.out
+    cost = next(line for line in text.out.splitlines() if line.startswith("Write cost:"))
+    assert ("slower" in cost or "faster" in cost or "same" in cost) and "within noise" in cost
+
+
+def test_noise_test_on_made_up_samples() -> None:
+    from tuner.workload.noise import change_words, within_noise
+
+    fast, slow = [1.0, 1.1, 1.05, 0.98, 1.02, 1.07], [2.0, 2.2, 2.1, 1.95, 2.05, 2.3]
+    assert within_noise(fast, slow) is False and within_noise(slow, fast) is False
+    assert within_noise(fast[:3], slow[:3]) is True  # 3 against 3: never told apart
+    assert within_noise(fast, [x + 0.01 for x in reversed(fast)]) is True
+    assert within_noise([1.0] * 30, [1.0] * 30) is True
+    assert within_noise(fast * 6, slow * 6) is False  # the large-sample branch
+    assert change_words(10.0, 15.8) == "1.58x slower"
+    assert change_words(15.8, 10.0) == "1.58x faster"
+    assert change_words(10.0, 10.0) == "the same"

@@ -203,7 +203,7 @@ def test_without_psycopg_a_url_says_what_to_install(monkeypatch: pytest.MonkeyPa
     for open_it in (tuner.ConnectionPool, tuner.connect):
         with pytest.raises(EngineError) as exc:
             open_it("postgresql://postgres@127.0.0.1:5432/test")
-        assert "pip install 'tuner[postgres]'" in str(exc.value)
+        assert "pip install 'psycopg[binary]>=3.1' 'psycopg-pool>=3.2'" in str(exc.value)
         assert "\n" not in str(exc.value)
 
 

@@ -243,7 +243,7 @@ def test_missing_psycopg_is_one_line_saying_what_to_install(tmp_path: Path) -> N
     assert done.returncode == 1, done
     assert done.stdout == ""
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
-    assert "pip install 'tuner[postgres]'" in done.stderr
+    assert "pip install 'psycopg[binary]>=3.1' 'psycopg-pool>=3.2'" in done.stderr
     # validate needs no driver at all
     code = code.replace("'plan', ", "'validate', ").replace(
         ", '--db', 'postgresql://u@127.0.0.1:1/db'", "")

@@ -13,7 +13,9 @@ from helpers import wal_demo_db
 
 import tuner
 from tuner.engines.sqlite import runtime as pool_module
+from tuner.engines.sqlite.conn import configure
 from tuner.errors import DatabaseError, TunerError
+from tuner.model import CONNECTION, Setting
 
 ROOT = Path(__file__).resolve().parent.parent
 BOT = ROOT / "profiles" / "telegram-bot.yaml"
@@ -50,11 +52,18 @@ def test_connect_takes_a_loaded_profile_and_refuses_a_missing_file(db: Path,
 
 
 def test_a_pragma_that_reads_back_differently_is_an_error(db: Path, tmp_path: Path) -> None:
-    profile = tmp_path / "p.yaml"
     # SQLite caps worker threads at SQLITE_MAX_WORKER_THREADS (8): 100 reads back lower.
+    # Validation refuses it in a profile; a library caller's setting is still read back.
+    profile = tmp_path / "p.yaml"
     profile.write_text("profile: p\nversion: 1\nengine: sqlite\npragmas: {threads: 100}\n")
-    with pytest.raises(TunerError, match="pragma threads reads back"):
+    with pytest.raises(TunerError, match="threads: 100 is above the maximum 8"):
         tuner.connect(db, profile=profile)
+    conn = sqlite3.connect(db)
+    try:
+        with pytest.raises(TunerError, match="pragma threads reads back"):
+            configure(conn, [Setting("threads", 100, CONNECTION)], str(db))
+    finally:
+        conn.close()
 
 
 def test_pool_sizes_come_from_the_profile_and_keywords_override(db: Path) -> None:

@@ -25,7 +25,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     built = run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", work / "dist",
                 ROOT, cwd=work)
     assert built.returncode == 0, built.stderr
-    wheels = list((work / "dist").glob("tuner-*.whl"))
+    wheels = list((work / "dist").glob("tuner_db-*.whl"))
     assert len(wheels) == 1
     venv.EnvBuilder(with_pip=True).create(work / "venv")
     bin_dir = work / "venv" / "bin"

@@ -26,12 +26,13 @@ from tuner.backup import Backup
 from tuner.engines.base import ApplySession, StepFailed
 from tuner.engines.lookup import engine_name_for_target, engine_named
 from tuner.errors import ApplyError, BackupError, PlanFileError, StalePlanError, TunerError
-from tuner.history import HistoryRow, now_utc
+from tuner.history import HistoryRow, now_utc, row_problem
 from tuner.interrupted import apply_detail
 from tuner.interrupted import mark as mark_interrupted
 from tuner.model import State, key
 from tuner.options import ApplyOptions, Event
 from tuner.plantypes import Manifest, Plan, Step, jsonable, prior_state, state_fingerprint
+from tuner.profile_limits import text_problem
 from tuner.version import __version__
 
 PHASE_NAMES = {1: "transactional DDL", 2: "settings", 3: "statistics"}
@@ -166,9 +167,10 @@ def apply_in_session(plan: Plan, session: ApplySession, options: ApplyOptions,
     check_fresh(plan, session.read_state())
     if not steps:
         return result
+    row = _history_row(plan, steps, options)
     folder = options.backup_dir or session.default_backup_dir()
     result.backup, result.history_id, result.interrupted = _backup_and_record(
-        session, plan, steps, folder, options, emit)
+        session, plan, row, folder, options, emit)
     _run(session, plan, steps, result, emit)
     emit(Event("readback"))
     problems = readback_problems(plan.manifest, session.read_state(),
@@ -188,7 +190,31 @@ def apply_in_session(plan: Plan, session: ApplySession, options: ApplyOptions,
     return result
 
 
-def _backup_and_record(session: ApplySession, plan: Plan, steps: list[Step],
+def _history_row(plan: Plan, steps: list[Step], options: ApplyOptions) -> HistoryRow:
+    """The `started` row, built and checked before the backup: anything that would fail
+    after the backup is taken (a plan header whose profile version does not fit the history
+    table, a statement no driver can send) fails here, with nothing changed."""
+    for step in steps:
+        for sql in step.statements:
+            problem = text_problem(sql)
+            if problem:
+                raise PlanFileError(f"step {step.number}: the statement contains {problem}; "
+                                    "nothing was changed")
+    profile = plan.manifest.profile
+    row = HistoryRow(
+        operation="apply", status="started", started_at=now_utc(),
+        tuner_version=__version__, profile_name=profile.name,
+        profile_version=profile.version, profile_sha256=profile.sha256,
+        plan_sha256=plan.plan_hash, steps_total=len(steps), no_backup=int(options.no_backup),
+        detail=apply_detail([s.object for s in steps if s.kind == "analyze"]))
+    problem = row_problem(row)
+    if problem:
+        raise PlanFileError(f"the plan's header cannot be recorded in the history table: "
+                            f"{problem}; nothing was changed")
+    return row
+
+
+def _backup_and_record(session: ApplySession, plan: Plan, row: HistoryRow,
                        folder: Path, options: ApplyOptions,
                        emit: Callable[[Event], None]) -> tuple[Backup | None, int, list[int]]:
     """Take the verified backup, then commit a `started` history row, marking the rows of
@@ -208,15 +234,8 @@ def _backup_and_record(session: ApplySession, plan: Plan, steps: list[Step],
     try:
         check_fresh(plan, session.read_state())
         marked = mark_interrupted(session)
-        profile = plan.manifest.profile
-        row = HistoryRow(
-            operation="apply", status="started", started_at=now_utc(),
-            tuner_version=__version__, profile_name=profile.name,
-            profile_version=profile.version, profile_sha256=profile.sha256,
-            plan_sha256=plan.plan_hash, steps_total=len(steps),
-            backup_path=str(backup.path) if backup else None,
-            no_backup=int(options.no_backup),
-            detail=apply_detail([s.object for s in steps if s.kind == "analyze"]))
+        row.started_at = now_utc()
+        row.backup_path = str(backup.path) if backup else None
         row_id = session.insert_history(row)
         session.commit()
         return backup, row_id, marked

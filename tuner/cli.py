@@ -16,11 +16,16 @@ from typing import Any
 import click
 import yaml
 
+from tuner import cli_fleet
 from tuner.api import engine_for, make_plan, read_history
 from tuner.apply import ApplyOptions, Event, apply_plan
+from tuner.cli_capture import COMMANDS as CAPTURE_COMMANDS
 from tuner.cli_common import (
     CONTEXT,
+    FleetArgs,
+    confirm,
     db_option,
+    db_or_fleet,
     emit,
     format_option,
     note,
@@ -61,11 +66,12 @@ def cli(debug: bool) -> None:
     \b
     Exit codes: 0 success; 1 any error (bad input included);
     2 changes pending (plan --detailed-exitcode only); 3 drift or a scanning hot query
-    (check only).
+    (check only); 130 interrupted (Ctrl-C). With --fleet: 1 if any database failed, else 2
+    or 3 if any database has changes or drift.
     """
 
 
-for _command in WORKLOAD_COMMANDS:
+for _command in (*WORKLOAD_COMMANDS, *CAPTURE_COMMANDS):
     cli.add_command(_command)
 
 
@@ -124,20 +130,25 @@ def inspect_cmd(db: str, fmt: str, name: str | None) -> None:
 
 @cli.command("plan", context_settings=CONTEXT)
 @profile_argument
-@db_option
-@click.option("--out", "out_file", type=click.Path(dir_okay=False, writable=True),
+@db_or_fleet
+@click.option("--out", "out_file", type=click.Path(writable=True),
               help="Write the SQL plan file here (the saved plan `tuner apply --plan` runs), "
-                   "whatever --format prints.")
+                   "whatever --format prints. With --fleet: a folder, one plan file per "
+                   "database.")
 @format_option("text", "sql", "json", default="text")
 @click.option("--detailed-exitcode", is_flag=True,
               help="Exit 0 when there are no changes, 2 when changes are pending.")
-def plan_cmd(profile: str, db: str, out_file: str | None, fmt: str,
+def plan_cmd(profile: str, db: str, fleet: FleetArgs | None, out_file: str | None, fmt: str,
              detailed_exitcode: bool) -> None:
     """Show what it takes to bring the database at --db to PROFILE, and why.
 
     Read-only: inspects the database, diffs it against the profile and prints an idempotent
     plan. Exit codes: 0 success (no changes, with --detailed-exitcode), 1 error,
     2 changes pending (only with --detailed-exitcode)."""
+    if fleet:
+        return cli_fleet.plan(fleet, profile, out_file, fmt, detailed_exitcode)
+    if out_file and Path(out_file).is_dir():
+        raise click.UsageError(f"--out {out_file} is a folder: one database's plan is a file")
     refuse_overwriting_db(out_file, db, "--out")
     plan = make_plan(load_profile(profile), db)
     text = render_plan_file(plan) if out_file or fmt == "sql" else ""
@@ -167,17 +178,6 @@ verify_option = click.option("--verify", type=click.Choice(["quick", "full"]), d
                              show_default=True,
                              help="Check backups with PRAGMA quick_check, or integrity_check.")
 yes_option = click.option("--yes", "-y", is_flag=True, help="Do it without asking.")
-
-
-def confirm(question: str, yes: bool) -> None:
-    """Ask on the terminal unless --yes; with no terminal and no --yes, refuse."""
-    if yes:
-        return
-    if not sys.stdin.isatty():
-        raise TunerError("refusing to go on without --yes: there is no terminal to confirm "
-                         "on; nothing was changed")
-    if not click.confirm(question, default=False, err=True):
-        raise TunerError("not confirmed; nothing was changed")
 
 
 def progress_printer() -> Any:
@@ -213,7 +213,7 @@ def progress_printer() -> Any:
 
 @cli.command("apply", context_settings=CONTEXT)
 @click.argument("profile", required=False, type=click.Path(dir_okay=False))
-@db_option
+@db_or_fleet
 @click.option("--plan", "plan_path", type=click.Path(dir_okay=False),
               help="Apply a plan saved by `tuner plan --out`, exactly as reviewed. Refused if "
                    "the database changed since, or the file was edited.")
@@ -230,8 +230,8 @@ def progress_printer() -> Any:
 @busy_option
 @verify_option
 @format_option("text", "json", default="text")
-def apply_cmd(profile: str | None, db: str, plan_path: str | None, yes: bool,
-              backup_dir: str | None, keep: int, no_backup: bool, backup_mode: str,
+def apply_cmd(profile: str | None, db: str, fleet: FleetArgs | None, plan_path: str | None,
+              yes: bool, backup_dir: str | None, keep: int, no_backup: bool, backup_mode: str,
               server_settings: bool, busy_timeout: int, verify: str, fmt: str) -> None:
     """Apply PROFILE (or a saved --plan) to the database: verified backup, then the plan's
     transactional DDL all or nothing, then settings and statistics, recorded in history.
@@ -241,6 +241,11 @@ def apply_cmd(profile: str | None, db: str, plan_path: str | None, yes: bool,
     unless --server-settings."""
     if bool(profile) == bool(plan_path):
         raise click.UsageError("give either PROFILE or --plan FILE")
+    options = ApplyOptions(backup_dir=Path(backup_dir) if backup_dir else None, keep=keep,
+                           no_backup=no_backup, busy_timeout_ms=busy_timeout, verify=verify,
+                           backup_mode=backup_mode, server_settings=server_settings)
+    if fleet:
+        return cli_fleet.apply(fleet, profile, plan_path, yes, options, fmt)
     if plan_path:
         try:
             plan = parse_plan_file(Path(plan_path).read_text(encoding="utf-8"))
@@ -258,10 +263,6 @@ def apply_cmd(profile: str | None, db: str, plan_path: str | None, yes: bool,
     if not steps:
         emit(fmt, NO_CHANGES, "No changes in this plan; nothing to apply.\n")
         return
-
-    options = ApplyOptions(backup_dir=Path(backup_dir) if backup_dir else None, keep=keep,
-                           no_backup=no_backup, busy_timeout_ms=busy_timeout, verify=verify,
-                           backup_mode=backup_mode, server_settings=server_settings)
     running = [s for s in steps if options.runs(s)]
 
     def review_and_confirm() -> None:  # after every check that needs no answer
@@ -279,13 +280,15 @@ def apply_cmd(profile: str | None, db: str, plan_path: str | None, yes: bool,
 
 
 @cli.command("history", context_settings=CONTEXT)
-@db_option
+@db_or_fleet
 @format_option("text", "json", default="text")
-def history_cmd(db: str, fmt: str) -> None:
+def history_cmd(db: str, fleet: FleetArgs | None, fmt: str) -> None:
     """List past applies and restores recorded in the database.
 
     Read-only, except that the `started` row of an apply whose process is gone (killed) is
     marked `interrupted`."""
+    if fleet:
+        return cli_fleet.history(fleet, fmt)
     records = read_history(db)
     emit(fmt, [r.as_dict() for r in records], history_text(records))
 

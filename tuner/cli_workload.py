@@ -11,11 +11,14 @@ from typing import Any
 
 import click
 
+from tuner import cli_fleet
 from tuner.api import make_plan
 from tuner.apply import ApplyOptions, apply_plan
 from tuner.cli_common import (
     CONTEXT,
+    FleetArgs,
     db_option,
+    db_or_fleet,
     emit,
     format_option,
     note,
@@ -31,7 +34,14 @@ from tuner.engines.lookup import display as redact
 from tuner.errors import TunerError
 from tuner.planfile import render_plan_file
 from tuner.profile import load_profile
-from tuner.report import advise_text, advise_written_text, bench_text, check_text, plan_text
+from tuner.report import (
+    advise_text,
+    advise_written_text,
+    bench_noise_warning,
+    bench_text,
+    check_text,
+    plan_text,
+)
 from tuner.version import __version__
 from tuner.workload.advise.run import advise
 from tuner.workload.advise.write import indexes_block, write_advice
@@ -147,6 +157,8 @@ def demo_cmd(engine: str | None, db: str | None, workdir: str, participants: int
     out("What the profile buys on this data (tuner bench --compare, measured on a copy of "
         "the untuned database):")
     out(bench_text(report), nl=False)
+    if warning := bench_noise_warning(report):
+        note(warning)
 
 
 def _demo_progress() -> Any:
@@ -198,19 +210,24 @@ def bench_cmd(profile: str, db: str, compare: bool, runs: int, warmup: int,
         write_atomic(Path(html_file), bench_html(report), "the HTML report")
         note(f"HTML report written to {html_file}.")
     emit(fmt, report.as_dict(), bench_text(report))
+    if warning := bench_noise_warning(report):
+        note(warning)
 
 
 @click.command("check", context_settings=CONTEXT)
 @profile_argument
-@db_option
+@db_or_fleet
 @scan_threshold_option
 @format_option("text", "json", default="text")
-def check_cmd(profile: str, db: str, scan_threshold: int, fmt: str) -> None:
+def check_cmd(profile: str, db: str, fleet: FleetArgs | None, scan_threshold: int,
+              fmt: str) -> None:
     """Drift and health for CI and cron: exit 0 when the database matches PROFILE and no
     declared query scans a large table; exit 3 with what drifted and which queries scan.
 
     Use `plan --detailed-exitcode` to ask "is there anything to apply?" (2 = yes); use `check`
     to gate a deploy or alert from cron on drift AND on hot queries that lost their index."""
+    if fleet:
+        return cli_fleet.check(fleet, profile, scan_threshold, fmt)
     report = check(load_profile(profile), db, scan_threshold)
     emit(fmt, report.as_dict(), check_text(report, redact(db)) + "\n")
     if not report.healthy:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, get_args, get_type_hints
+
+from tuner.profile_limits import show, text_problem
 
 TABLE = "tuner_history"
 
@@ -46,6 +48,33 @@ class HistoryRow:
 
 
 COLUMNS = tuple(f.name for f in fields(HistoryRow))
+
+
+#: The history table's integer columns are PostgreSQL `integer`s (SQLite's hold 64 bits).
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+
+
+def row_problem(row: HistoryRow) -> str | None:
+    """What in `row` the history table cannot store (a value of the wrong type, an integer
+    beyond a 32-bit column, text with NUL or control characters), or None. Apply asks before
+    it takes the backup, so that such a value never fails the insert after it."""
+    hints = get_type_hints(HistoryRow)
+    for f in fields(row):
+        value = getattr(row, f.name)
+        kinds = tuple(t for t in get_args(hints[f.name]) or (hints[f.name],)
+                      if t is not type(None))
+        if value is None:
+            continue
+        if float in kinds:
+            kinds += (int,)
+        if isinstance(value, bool) or not isinstance(value, kinds):
+            return f"{f.name} is {show(value)}, not {' or '.join(k.__name__ for k in kinds)}"
+        if isinstance(value, int) and f.name != "id" and not INT32_MIN <= value <= INT32_MAX:
+            return f"{f.name} {show(value)} does not fit the history table's integer column"
+        problem = text_problem(value) if isinstance(value, str) else None
+        if problem:
+            return f"{f.name} {show(value)} contains {problem}"
+    return None
 
 
 def now_utc() -> str:

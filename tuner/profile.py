@@ -2,7 +2,9 @@
 
 This module owns reading profile files, merging parents into children, and every check that
 can be made without a database. Errors name the file, the line and the JSON path, as in
-`profiles/bot.yaml:14: indexes[2].columns: [] should be non-empty`.
+`profiles/bot.yaml:14: indexes[2].columns: [] should be non-empty`. A profile is untrusted
+input: tuner.yamlsafe reads each file within limits, and tuner.profile_limits checks what its
+strings and numbers may hold.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from tuner import profile_limits, yamlsafe
 from tuner.engines.lookup import engine_named
 from tuner.errors import ProfileError, TunerError
 from tuner.model import Index, IndexColumn, Path_, Profile, Query, View, key
@@ -40,19 +43,29 @@ def load_profile(path: str | Path) -> Profile:
     """Load the profile at `path`, merge its parents, validate it and return a Profile."""
     data, origins = _load_merged(Path(path), ())
     _check_schema(data, origins, str(path))
+    limits_error = _limits_error(origins, str(path))
+    profile_limits.check_values(data, limits_error)
+    engine = engine_named(data["engine"])
+    profile_limits.check_names(data, limits_error, engine.max_name_bytes)
     profile = _build(data, origins, str(path))
     return profile
+
+
+def _limits_error(origins: dict, path: str) -> profile_limits.Fail:
+    return lambda where, message: _error_at(origins, path, where, message)
 
 
 # -- reading and merging ------------------------------------------------------------------
 
 
-def _load_merged(path: Path, chain: tuple[Path, ...]) -> tuple[dict, dict]:
+def _load_merged(path: Path, chain: tuple[Path, ...],
+                 budget: yamlsafe.Budget | None = None) -> tuple[dict, dict]:
     resolved = path.resolve()
     if resolved in chain:
         cycle = " -> ".join(str(p) for p in (*chain, resolved))
         raise ProfileError(str(path), f"extends: cycle: {cycle}")
-    data, lines = _read_yaml(path)
+    budget = budget or yamlsafe.Budget()
+    data, lines = _read_yaml(path, budget)
     origins = {p: (str(path), line, p) for p, line in lines.items()}
     parent_ref = data.get("extends")
     if parent_ref is None:
@@ -63,20 +76,19 @@ def _load_merged(path: Path, chain: tuple[Path, ...]) -> tuple[dict, dict]:
     if not parent_path.is_file():
         raise _error_at(origins, str(path), ("extends",),
                         f"parent profile not found: {parent_path}")
-    parent, parent_origins = _load_merged(parent_path, (*chain, resolved))
+    if len(chain) + 1 >= yamlsafe.MAX_EXTENDS:
+        raise _error_at(origins, str(path), ("extends",), "the chain of parent profiles is "
+                        f"longer than {yamlsafe.MAX_EXTENDS} files, tuner's limit (MAX_EXTENDS)")
+    parent, parent_origins = _load_merged(parent_path, (*chain, resolved), budget)
     child = {k: v for k, v in data.items() if k != "extends"}
     return _merge(parent, parent_origins, child, origins, ())
 
 
-def _read_yaml(path: Path) -> tuple[dict, dict[Path_, int]]:
+def _read_yaml(path: Path, budget: yamlsafe.Budget | None = None
+               ) -> tuple[dict, dict[Path_, int]]:
+    text = yamlsafe.read_text(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ProfileError(str(path), "no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProfileError(str(path), f"cannot read: {exc}") from None
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yamlsafe.compose(text, str(path), budget)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
@@ -86,7 +98,7 @@ def _read_yaml(path: Path) -> tuple[dict, dict[Path_, int]]:
         raise ProfileError(str(path), "the file is empty")
     lines: dict[Path_, int] = {}
     _walk(root, (), lines, str(path))
-    data = yaml.SafeLoader("").construct_document(root)
+    data = yamlsafe.construct(root, str(path))
     if not isinstance(data, dict):
         raise ProfileError(str(path), "a profile must be a YAML mapping", line=1)
     return data, lines
@@ -111,24 +123,46 @@ def _walk(node: yaml.Node, where: Path_, lines: dict[Path_, int], path: str) -> 
 
 
 def _merge(parent: Any, p_orig: dict, child: Any, c_orig: dict, where: Path_) -> tuple[Any, dict]:
-    """Child mappings override parent keys; named lists merge by `name`, the child winning."""
-    origins = {p: o for p, o in p_orig.items() if p[:len(where)] == where}
+    """Child mappings override parent keys; named lists merge by `name`, the child winning.
+    `p_orig` and `c_orig` may hold more than the subtree at `where`; each origin is visited a
+    bounded number of times (grouped once per level), so merging stays linear in the size."""
+    n = len(where)
     if isinstance(parent, dict) and isinstance(child, dict):
+        p_groups, p_own = _group(p_orig, where)
+        c_groups, _ = _group(c_orig, where)
         merged = dict(parent)
+        origins = dict(p_own)
+        for k in parent:
+            if k not in child:
+                origins.update(p_groups.get(k, {}))
         for k, v in child.items():
-            sub = where + (k,)
             if k in parent and (isinstance(v, dict) and isinstance(parent[k], dict)
                                 or (k in MERGED_LISTS and not where)):
-                merged[k], sub_origins = _merge(parent[k], p_orig, v, c_orig, sub)
+                merged[k], sub_origins = _merge(parent[k], p_groups.get(k, {}), v,
+                                                c_groups.get(k, {}), where + (k,))
             else:
                 merged[k] = v
-                sub_origins = _subtree(c_orig, sub, sub)
-            origins = {p: o for p, o in origins.items() if p[:len(sub)] != sub}
+                sub_origins = c_groups.get(k, {})
             origins.update(sub_origins)
         return merged, origins
     if isinstance(parent, list) and isinstance(child, list):
         return _merge_named(parent, p_orig, child, c_orig, where)
-    return child, _subtree(c_orig, where, where)
+    return child, {p: o for p, o in c_orig.items() if p[:n] == where}
+
+
+def _group(origins: dict, where: Path_) -> tuple[dict[Any, dict], dict]:
+    """The origins below `where`, grouped by the next path element, and `where`'s own."""
+    n = len(where)
+    groups: dict[Any, dict] = {}
+    own = {}
+    for p, o in origins.items():
+        if p[:n] != where:
+            continue
+        if len(p) == n:
+            own[p] = o
+        else:
+            groups.setdefault(p[n], {})[p] = o
+    return groups, own
 
 
 def _merge_named(parent: list, p_orig: dict, child: list, c_orig: dict,
@@ -138,24 +172,22 @@ def _merge_named(parent: list, p_orig: dict, child: list, c_orig: dict,
         return key(name) if isinstance(name, str) else name
 
     child_names = {name_of(c) for c in child if name_of(c) is not None}
+    p_groups, _ = _group(p_orig, where)
+    c_groups, _ = _group(c_orig, where)
     merged: list = []
-    sources: list[tuple[dict, Path_]] = []
+    sources: list[dict] = []
     for i, item in enumerate(parent):
         if name_of(item) not in child_names:
             merged.append(item)
-            sources.append((p_orig, where + (i,)))
+            sources.append(p_groups.get(i, {}))
     for i, item in enumerate(child):
         merged.append(item)
-        sources.append((c_orig, where + (i,)))
+        sources.append(c_groups.get(i, {}))
     origins: dict = {where: c_orig.get(where, p_orig.get(where, ("", 0, where)))}
-    for new_i, (orig, old) in enumerate(sources):
-        origins.update(_subtree(orig, old, where + (new_i,)))
+    n = len(where) + 1
+    for new_i, group in enumerate(sources):
+        origins.update({where + (new_i,) + p[n:]: o for p, o in group.items()})
     return merged, origins
-
-
-def _subtree(origins: dict, old: Path_, new: Path_) -> dict:
-    n = len(old)
-    return {new + p[n:]: o for p, o in origins.items() if p[:n] == old}
 
 
 # -- validation ---------------------------------------------------------------------------
@@ -170,7 +202,8 @@ def _check_schema(data: dict, origins: dict, path: str) -> None:
     found: list[tuple[Path_, str]] = []
     for err in [best] + [e for e in errors if e is not best]:
         problem = _schema_problem(_fitting_branch(jsonschema.exceptions.best_match([err])))
-        if problem not in found:
+        # One problem a field: `inf` is both "not an integer" and "above the maximum".
+        if problem[0] not in {where for where, _ in found}:
             found.append(problem)
     where, message = found[0]
     more = len(found) - 1

@@ -14,6 +14,7 @@ from tuner.apply import ApplyResult
 from tuner.history import HistoryRow
 from tuner.model import Index, State
 from tuner.plantypes import PHASES, SYMBOLS, Plan, Step
+from tuner.workload.noise import change_words
 
 COLORS = {"+": "green", "-": "red", "~": "yellow", "!": "cyan", "*": "blue"}
 SERVER_WIDE = "[server-wide]"
@@ -196,7 +197,7 @@ def bench_text(report: Any) -> str:
         headers = ["query", "rows", "before ms", "after ms", "after p95", "speedup", "same rows"]
         rows = [[q["name"], f"{q['rows']:,}", f"{q['before']['median_ms']:.3f}",
                  f"{q['median_ms']:.3f}", f"{q['p95_ms']:.3f}",
-                 f"{q['speedup']:.1f}x" if q["speedup"] else "-",
+                 speedup_words(q),
                  "yes" if q["same_rows"] else "NO (results differ)"] for q in d["queries"]]
     else:
         headers = ["query", "rows", "median ms", "p95 ms"]
@@ -217,7 +218,8 @@ def bench_text(report: Any) -> str:
         if cost["measurable"]:
             lines.append(f"Write cost: {cost['batch']:,} rows inserted into {cost['table']} in "
                          f"one transaction (rolled back): {cost['before_ms']:.2f} ms before, "
-                         f"{cost['after_ms']:.2f} ms after ({cost['ratio']:.2f}x).")
+                         f"{cost['after_ms']:.2f} ms after "
+                         f"({cost_words(cost)}).")
         else:
             lines.append(f"Write cost: not measurable ({cost['reason']}).")
         for skipped in cost["skipped"] if cost["measurable"] else []:
@@ -228,6 +230,36 @@ def bench_text(report: Any) -> str:
                      "copy):")
         lines += [f"  {s['name']}: {s['reason']}" for s in d["left_out_settings"]]
     return "\n".join(lines) + "\n"
+
+
+def speedup_words(q: dict[str, Any]) -> str:
+    """A compared query's change, from its JSON form: "3.2x faster", "1.1x slower, within
+    noise"."""
+    if not q.get("speedup"):
+        return "-"
+    words = change_words(q["before"]["median_ms"], q["median_ms"])
+    return words + (", within noise" if q.get("within_noise") else "")
+
+
+def cost_words(cost: dict[str, Any]) -> str:
+    """A measured write cost's change, from its JSON form: "1.58x slower"."""
+    words = change_words(cost["before_ms"], cost["after_ms"])
+    return words + (", within noise" if cost.get("within_noise") else "")
+
+
+def bench_noise_warning(report: Any) -> str | None:
+    """One line when a comparison reports differences its runs cannot tell from noise."""
+    if not report.compare:
+        return None
+    d = report.as_dict()
+    noisy = [q["name"] for q in d["queries"] if q.get("within_noise")]
+    if d["write_cost"] and d["write_cost"].get("within_noise"):
+        noisy.append("the write cost")
+    if not noisy:
+        return None
+    shown = ", ".join(noisy[:4]) + (f" and {len(noisy) - 4} more" if len(noisy) > 4 else "")
+    return (f"warning: within noise: {shown}: {d['runs']} runs a side cannot tell before from "
+            f"after (Mann-Whitney, 5%); measure with more runs (--runs {max(20, 2 * d['runs'])})")
 
 
 def file_steps_text(plan: Plan) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tuner.profile_limits import show
+
 
 def to_bool(value: Any, true: tuple[str, ...], false: tuple[str, ...]) -> bool:
     """A boolean from YAML's bool or one of the `true`/`false` spellings (case-insensitive);
@@ -15,4 +17,4 @@ def to_bool(value: Any, true: tuple[str, ...], false: tuple[str, ...]) -> bool:
         return True
     if text in false:
         return False
-    raise ValueError(f"expected a boolean (true/false, on/off, 1/0), got {value!r}")
+    raise ValueError(f"expected a boolean (true/false, on/off, 1/0), got {show(value)}")

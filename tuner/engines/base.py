@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from tuner.backup import Backup, Progress, RestoreResult
+from tuner.capture.access import Access
+from tuner.capture.store import Statement
 from tuner.changes import SetSetting
 from tuner.history import HistoryRow
 from tuner.model import Index, Profile, Query, Setting, State, View
@@ -136,6 +138,9 @@ class Engine(Protocol):
     vacuum_modes: tuple[str, ...]
     #: sqlglot's name for the engine's SQL (`sqlite`, `postgres`), to read declared queries.
     sql_dialect: str
+    #: The longest identifier the engine keeps, in UTF-8 bytes; a longer name is refused at
+    #: validation (PostgreSQL truncates it silently). None: no limit.
+    max_name_bytes: int | None
 
     def normalize_setting(self, name: str, value: Any) -> Any:
         """Canonical value of a setting, or ValueError naming what is accepted."""
@@ -254,3 +259,7 @@ class Engine(Protocol):
 
     def prepare_demo(self, req: DemoRequest, progress: Any, say: Say) -> DemoTarget:
         """Build the demo database `tuner demo` runs on, and say where it runs."""
+
+    def capture_access(self, target: str, statements: list[Statement]) -> dict[str, Access]:
+        """How each captured read goes on `target` today (by fingerprint), read-only; a
+        TunerError where the engine cannot tell yet (`tuner workload show --db`)."""

@@ -20,6 +20,7 @@ shape is compiled once (EXPLAIN): a typo or a hostile name raises there, never l
 from __future__ import annotations
 
 import atexit
+import logging
 import sqlite3
 import threading
 import time
@@ -53,6 +54,7 @@ from tuner.runtime.tickets import (
 BEGIN, SAVEPOINT = "BEGIN IMMEDIATE", "SAVEPOINT tuner_row"
 RELEASE, ROLLBACK_TO = "RELEASE tuner_row", "ROLLBACK TO tuner_row"
 _now = time.monotonic
+log = logging.getLogger("tuner.runtime")
 
 
 class BatchWriter:
@@ -174,7 +176,7 @@ class BatchWriter:
                 (get(r),) for r in originals]
         key = ("insert", table, *cols)
         sql = self._sql.get(key) or self._prepare(key, "insert", table, cols)
-        many = _Many(originals)
+        many = _Many(originals, table)
         return ManyTicket(self, self._enqueue(sql, params, many), many)
 
     def upsert(self, table: str, row: Mapping[str, Any], key: Sequence[str] | str) -> Ticket:
@@ -425,6 +427,9 @@ class BatchWriter:
                 run.many.result.committed -= 1
                 row = run.many.originals[first + i]
                 run.many.result.rejected.append(Rejected(first + i, row, exc))
+        for run, first, rows in taken:
+            if run.many is not None and first + len(rows) == len(run.rows):
+                _warn_rejected(run.many)
         with self._lock:
             self._errors.update(errors)
             self._done_upto = upto
@@ -478,6 +483,17 @@ class BatchWriter:
             except sqlite3.OperationalError as exc:
                 if self._closed or not _is_busy(exc):
                     raise
+
+
+def _warn_rejected(many: _Many) -> None:
+    """Once an insert_many is complete: a warning if it rejected rows, for the caller that
+    never reads its ticket (the rows are not written, and nothing else would say so)."""
+    rejected = many.result.rejected
+    if rejected:
+        first = rejected[0]
+        log.warning("insert_many into %r: %d of %d rows rejected (first: row %d: %s); "
+                    "the ticket's result() lists them", many.table, len(rejected),
+                    len(many.originals), first.index, first.error)
 
 
 def _rollback(conn: sqlite3.Connection) -> None:

@@ -59,12 +59,13 @@ class ManyResult:
 
 
 class _Many:
-    """The caller's side of one insert_many: its rows as given, and its result so far."""
+    """The caller's side of one insert_many: its table, its rows as given, and its result so
+    far."""
 
-    __slots__ = ("originals", "result")
+    __slots__ = ("table", "originals", "result")
 
-    def __init__(self, originals: list[Any]):
-        self.originals, self.result = originals, ManyResult()
+    def __init__(self, originals: list[Any], table: str = ""):
+        self.table, self.originals, self.result = table, originals, ManyResult()
 
 
 class _Run:

@@ -39,7 +39,6 @@ from tuner.workload.bench.measure import (
 )
 
 ENGINE = "postgresql"
-WRITE_ROUNDS = 3
 
 
 def display(url: str) -> str:
@@ -109,8 +108,8 @@ class WriteProbe:
     the busiest table whose rows can be copied, in a transaction that is rolled back. The
     table is chosen on the first database measured, and the same insert is timed after."""
 
-    def __init__(self, state: State, profile: Profile, batch: int):
-        self.state, self.profile, self.batch = state, profile, batch
+    def __init__(self, state: State, profile: Profile, batch: int, rounds: int):
+        self.state, self.profile, self.batch, self.rounds = state, profile, batch, rounds
         self.table: str | None = None
         self.sql = ""
         self.size = 0
@@ -129,7 +128,7 @@ class WriteProbe:
                              columns=columns)
                 size = min(self.batch, table.rows or 0)
                 try:
-                    times = _insert_times(conn, sql, size)
+                    times = _insert_times(conn, sql, size, self.rounds)
                 except psycopg.Error as exc:
                     self.skipped.append(f"{table.name}: {first_line(exc)}")
                     continue
@@ -141,7 +140,7 @@ class WriteProbe:
         """The same insert timed on `url`, or None and why it failed there."""
         with connect(url, self.profile) as conn:
             try:
-                return _insert_times(conn, self.sql, self.size), None
+                return _insert_times(conn, self.sql, self.size, self.rounds), None
             except driver().Error as exc:
                 return None, first_line(exc)
 
@@ -154,13 +153,12 @@ class WriteProbe:
         if after is None:
             return WriteCost(self.table, self.size, False, f"{self.table} after the change: "
                              f"{failed}", median_ms(before), None, self.skipped)
-        return WriteCost(self.table, self.size, True, None, median_ms(before),
-                         median_ms(after), self.skipped)
+        return WriteCost.timed(self.table, self.size, before, after, self.skipped)
 
 
-def _insert_times(conn: Any, sql: str, size: int) -> list[float]:
+def _insert_times(conn: Any, sql: str, size: int, rounds: int) -> list[float]:
     times = []
-    for _ in range(WRITE_ROUNDS):
+    for _ in range(rounds):
         try:
             started = time.perf_counter()
             conn.execute(sql, {"batch": size})
@@ -183,7 +181,7 @@ def compare(url: str, profile: Profile, chosen: list[Query], *, runs: int, warmu
         say(f"Timing the queries on {name} before the change ...")
         before = _measure_all(clone, profile, chosen, runs, warmup)
         say("Timing a batch insert before the change ...")
-        probe = WriteProbe(state, profile, batch)
+        probe = WriteProbe(state, profile, batch, rounds=runs)
         write_before = probe.first(clone)
         say(f"Applying the profile to {name} (as tuner apply does; no backup of the "
             "scratch clone) ...")

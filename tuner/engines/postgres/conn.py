@@ -1,6 +1,6 @@
 """Connections to a PostgreSQL server: the one place that imports psycopg.
 
-psycopg 3 is an optional extra (`pip install 'tuner[postgres]'`); without it a PostgreSQL URL
+psycopg 3 is the optional extra `postgres` of the tuner-db distribution; without it a PostgreSQL URL
 gets a one-line error that says what to install. Connection failures become DatabaseError
 naming the server (never the password).
 
@@ -27,7 +27,10 @@ if TYPE_CHECKING:
     import psycopg
 
 URL_PREFIXES = ("postgresql://", "postgres://")
-INSTALL_HINT = "install the PostgreSQL extra: pip install 'tuner[postgres]'"
+# The drivers by name, as tuner-db's `postgres` extra lists them: this works however tuner was
+# installed (a checkout, a git URL, a wheel), and names no one else's distribution.
+INSTALL_HINT = ("install the PostgreSQL driver (tuner-db's postgres extra): "
+                "pip install 'psycopg[binary]>=3.1' 'psycopg-pool>=3.2'")
 
 
 def is_postgres_url(target: str) -> bool:

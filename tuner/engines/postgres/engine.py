@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from tuner.backup import RestoreResult
+from tuner.capture.access import Access
+from tuner.capture.store import Statement
 from tuner.changes import SetSetting
 from tuner.engines.base import Say, StepSpec, Tune
 from tuner.engines.postgres import advise, bench, demo, restore, runtime
@@ -41,7 +43,7 @@ from tuner.engines.postgres.settings import (
     render_value,
     render_values,
 )
-from tuner.errors import DatabaseError, PlanError
+from tuner.errors import DatabaseError, PlanError, TunerError
 from tuner.history import HistoryRow
 from tuner.model import CONNECTION, PERSISTENT, Index, Profile, Query, Setting, State, View, key
 from tuner.options import ApplyOptions
@@ -82,6 +84,9 @@ class PostgresEngine:
     index_features = frozenset({"include", "method"})
     sql_dialect = "postgres"
     vacuum_modes: tuple[str, ...] = ("never", "auto", "analyze")
+    #: NAMEDATALEN - 1: PostgreSQL truncates a longer identifier with only a NOTICE
+    #: (https://www.postgresql.org/docs/15/sql-syntax-lexical.html#SQL-SYNTAX-IDENTIFIERS).
+    max_name_bytes: int | None = 63
 
     # -- settings ---------------------------------------------------------------------------
     def normalize_setting(self, name: str, value: Any) -> Any:
@@ -367,6 +372,10 @@ class PostgresEngine:
     def prepare_demo(self, req: DemoRequest, progress: Any, say: Say) -> DemoTarget:
         """The demo tables loaded into `--db`, which the demo then tunes."""
         return demo.prepare_demo(req, progress, say)
+
+    def capture_access(self, target: str, statements: list[Statement]) -> dict[str, Access]:
+        """Not yet: captures are SQLite's so far."""
+        raise TunerError(f"--db: explaining a {self.name} capture is not supported yet")
 
 
 def _guc(name: str, gucs: Mapping[str, Guc]) -> Guc:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from tuner.profile_limits import show
 from tuner.resources import data_dir
 from tuner.values import to_bool as _to_bool
 
@@ -109,34 +110,34 @@ class Guc:
         for choice in self.enumvals:
             if choice.lower() == text:
                 return choice.lower()
-        raise ValueError(f"expected one of {', '.join(self.enumvals)}, got {value!r}")
+        raise ValueError(f"expected one of {', '.join(self.enumvals)}, got {show(value)}")
 
     def _number(self, value: Any) -> int | float | str:
         if isinstance(value, bool):
-            raise ValueError(f"expected a number, got {value!r}")
+            raise ValueError(f"expected a number, got {show(value)}")
         unit = self._unit()
         if isinstance(value, (int, float)):
-            number, given = float(value), ""
+            number, given = _finite(value, value), ""
         else:
             match = _QUANTITY.match(str(value))
             if not match:
                 raise ValueError(f"expected a number{' with a unit' if unit else ''}, "
-                                 f"got {value!r}")
-            number, given = float(match.group(1)), match.group(2)
+                                 f"got {show(value)}")
+            number, given = _finite(match.group(1), value), match.group(2)
         if given and unit is None:
-            raise ValueError(f"{self.name} takes no unit, got {value!r}")
+            raise ValueError(f"{self.name} takes no unit, got {show(value)}")
         if unit is not None:
             family, base, _ = unit
             if given and given not in family:
                 raise ValueError(f"valid units for {self.name} are "
-                                 f"{', '.join(family)}; got {value!r}")
+                                 f"{', '.join(family)}; got {show(value)}")
             number = number * family[given] / base if given else number
         if self.vartype == "integer":
             number = float(round(number))  # PostgreSQL rounds to the nearest base unit (rint)
         if self.min_val is not None and number < self.min_val:
-            raise ValueError(f"{value!r} is below the minimum {self._show(self.min_val)}")
+            raise ValueError(f"{show(value)} is below the minimum {self._show(self.min_val)}")
         if self.max_val is not None and number > self.max_val:
-            raise ValueError(f"{value!r} is above the maximum {self._show(self.max_val)}")
+            raise ValueError(f"{show(value)} is above the maximum {self._show(self.max_val)}")
         return self._canonical(number)
 
     def _canonical(self, number: float) -> int | float | str:
@@ -173,6 +174,18 @@ class Guc:
             return self.normalize(setting)
         except ValueError:
             return setting
+
+
+def _finite(number: Any, value: Any) -> float:
+    """`number` as a finite float, or ValueError naming `value` (`1e400`, `.nan`, 10**400:
+    rounding one to the base unit would overflow, and no GUC takes one)."""
+    try:
+        out = float(number)
+    except OverflowError:
+        out = math.inf
+    if not math.isfinite(out):
+        raise ValueError(f"{show(value)} is not a finite number")
+    return out
 
 
 def to_bool(value: Any) -> bool:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,27 @@ from tuner.render import render
 
 CHUNK = 16 * 1024 * 1024
 _CHECKS = {"quick": "quick_check", "full": "integrity_check"}
+
+
+#: Descriptors of database files (and WALs) copied while a connection of this process held
+#: SQLite locks on them, by database path. On POSIX, closing *any* descriptor of a file drops
+#: every fcntl lock the process holds on it, SQLite's included
+#: (https://www.sqlite.org/howtocorrupt.html#_posix_advisory_locks_canceled_by_a_separate_thread_doing_close_):
+#: closing the copy's source would release the apply's write lock (rollback journal: another
+#: process could commit during the copy) or its shared lock (WAL: a reader in another process
+#: that closes last then deletes the WAL the apply is still writing to, losing the apply).
+#: They stay open until that connection is closed: `release(db)`, as SQLite itself does.
+_HELD: dict[str, list[int]] = {}
+_HELD_LOCK = threading.Lock()
+
+
+def release(db: Path) -> None:
+    """Close the descriptors kept open by the copies of `db`; call it only after closing the
+    connection that held the locks."""
+    with _HELD_LOCK:
+        fds = _HELD.pop(str(db.absolute()), [])
+    for fd in fds:
+        os.close(fd)
 
 
 @dataclass(frozen=True)
@@ -81,7 +103,8 @@ def copy_locked(conn: sqlite3.Connection, db: Path, folder: Path, tag: str, *,
     done = 0
     try:
         for source, suffix in sources:
-            done = _copy(source, Path(str(partial) + suffix), mode, done, total, on_progress)
+            done = _copy(source, Path(str(partial) + suffix), mode, done, total, on_progress,
+                         db)
     except OSError as exc:
         _discard(partial)
         raise BackupError(f"{final}: cannot write the backup: {exc.strerror or exc}; "
@@ -127,11 +150,15 @@ def _remove_leftovers(folder: Path, db: Path) -> None:
 
 
 def _copy(source: Path, target: Path, mode: int, done: int, total: int,
-          on_progress: Progress | None) -> int:
+          on_progress: Progress | None, db: Path) -> int:
     """Copy one file (created with `mode`, never wider) in chunks, reporting progress, and
-    fsync it. The kernel copies (copy_file_range) where it can; plain reads elsewhere."""
+    fsync it. The kernel copies (copy_file_range) where it can; plain reads elsewhere. The
+    source's descriptor is kept open until `release(db)` (see _HELD)."""
+    src_fd = os.open(source, os.O_RDONLY)
+    with _HELD_LOCK:
+        _HELD.setdefault(str(db.absolute()), []).append(src_fd)
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    with open(source, "rb") as src, os.fdopen(fd, "wb") as dst:
+    with os.fdopen(src_fd, "rb", closefd=False) as src, os.fdopen(fd, "wb") as dst:
         kernel = hasattr(os, "copy_file_range")
         while True:
             if kernel:

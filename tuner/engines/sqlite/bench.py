@@ -15,6 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tuner.capture.access import Access, bindings, reason, verdict
+from tuner.capture.store import Statement
 from tuner.engines.sqlite.conn import connect
 from tuner.engines.sqlite.inspect import open_readonly, read_state
 from tuner.errors import DatabaseError, TunerError
@@ -27,7 +29,6 @@ from tuner.workload.bench.measure import (
     WriteCost,
     busiest_tables,
     measure,
-    median_ms,
     same_rows,
 )
 
@@ -176,8 +177,9 @@ def _insert_once(db: Path, profile: Profile, sql: str, batch: int) -> float:
 def write_cost(before: Path, after: Path, state: State, profile: Profile, batch: int = 2000,
                rounds: int = 3) -> WriteCost:
     """Insert `batch` copies of existing rows into the busiest table of both copies, each in
-    a transaction that is rolled back, alternating; a table whose rows cannot be copied (a
-    UNIQUE constraint, a NOT NULL rowid alias...) is skipped for the next one."""
+    a transaction that is rolled back, alternating, `rounds` times (bench's --runs); a table
+    whose rows cannot be copied (a UNIQUE constraint, a NOT NULL rowid alias...) is skipped
+    for the next one."""
     reasons = []
     for table in busiest_tables(state, profile)[:3]:
         columns = [c for c in table.columns if c != table.rowid_alias]
@@ -191,8 +193,7 @@ def write_cost(before: Path, after: Path, state: State, profile: Profile, batch:
         except sqlite3.Error as exc:
             reasons.append(f"{table.name}: {exc}")
             continue
-        return WriteCost(table.name, size, True, None, median_ms(times[0]), median_ms(times[1]),
-                         reasons)
+        return WriteCost.timed(table.name, size, times[0], times[1], reasons)
     return WriteCost(None, batch, False, "; ".join(reasons) or "no table with rows", None, None,
                      reasons)
 
@@ -227,7 +228,7 @@ def compare(db: str, profile: Profile, chosen: list[Query], *, runs: int, warmup
             for side in sides:
                 side.close()
         say("Timing a batch insert before and after ...")
-        report.write_cost = write_cost(before, after, state, profile, batch)
+        report.write_cost = write_cost(before, after, state, profile, batch, rounds=runs)
         return report
 
 
@@ -245,3 +246,24 @@ def _copy(source: str, target: Path) -> None:
         raise DatabaseError(source, f"cannot copy it for --compare: {exc}") from None
     finally:
         src.close()
+
+
+# -- tuner workload show --db: how each captured read goes today -------------------------
+def capture_access(db: str, statements: list[Statement]) -> dict[str, Access]:
+    """The Access of each statement (by fingerprint) in the SQLite database at `db`."""
+    conn = open_readonly(db)
+    guard = Guard()
+    conn.set_authorizer(guard)
+    found = {}
+    try:
+        for st in statements:
+            query = Query(st.fingerprint, st.sample_sql or st.text, bindings(st))
+            try:
+                lines = explain(conn, guard, query)
+            except TunerError as exc:
+                found[st.fingerprint] = Access("?", (), reason(str(exc), st.fingerprint))
+                continue
+            found[st.fingerprint] = Access(verdict(lines), tuple(p.summary for p in lines))
+    finally:
+        conn.close()
+    return found

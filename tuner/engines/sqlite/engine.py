@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from tuner.backup import RestoreResult
+from tuner.capture.access import Access
+from tuner.capture.store import Statement
 from tuner.changes import SetSetting
 from tuner.engines.base import Say, StepSpec, Tune
 from tuner.engines.sqlite import advise, bench, conn, demo, normalize, restore, runtime
@@ -51,6 +53,8 @@ class SQLiteEngine:
     index_features: frozenset[str] = frozenset()
     sql_dialect = "sqlite"
     vacuum_modes: tuple[str, ...] = ("never", "auto")
+    #: SQLite keeps names of any length (https://www.sqlite.org/limits.html).
+    max_name_bytes: int | None = None
 
     # -- settings ---------------------------------------------------------------------
     def normalize_setting(self, name: str, value: Any) -> Any:
@@ -283,6 +287,10 @@ class SQLiteEngine:
     def prepare_demo(self, req: DemoRequest, progress: Any, say: Say) -> DemoTarget:
         """A pristine demo file generated once in the work folder, and a fresh copy to tune."""
         return demo.prepare_demo(req, progress, say)
+
+    def capture_access(self, target: str, statements: list[Statement]) -> dict[str, Access]:
+        """EXPLAIN QUERY PLAN of each sample, under the read-only guard."""
+        return bench.capture_access(target, statements)
 
 
 def _needs_vacuum(change: SetSetting) -> bool:

@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from tuner.backup import RestoreResult, default_dir, tag_for
 from tuner.engines.sqlite import history as hist
-from tuner.engines.sqlite.backup import prune_backups, take_backup, verify_file
+from tuner.engines.sqlite.backup import prune_backups, release, take_backup, verify_file
 from tuner.engines.sqlite.inspect import database_error, open_readwrite
 from tuner.engines.sqlite.settings import pragma_sql
 from tuner.errors import TunerError
@@ -101,3 +101,4 @@ def restore_backup(backup: Path, db: str, *, backup_dir: Path | None = None, kee
                              {**got, "journal_mode": _pragma(conn, "journal_mode")})
     finally:
         conn.close()
+        release(Path(db))  # the safety copy's descriptors, only now (sqlite_backup._HELD)

@@ -18,7 +18,7 @@ from typing import Any
 from tuner.backup import Backup, Progress, default_dir
 from tuner.engines.base import StepFailed
 from tuner.engines.sqlite import history as hist
-from tuner.engines.sqlite.backup import copy_locked, finish_backup, prune_backups
+from tuner.engines.sqlite.backup import copy_locked, finish_backup, prune_backups, release
 from tuner.engines.sqlite.inspect import database_error, open_readwrite, read_state
 from tuner.errors import DatabaseError, TunerError
 from tuner.history import HistoryRow
@@ -132,9 +132,12 @@ class SQLiteApplySession:
                              "application and apply again")
 
     def close(self) -> None:
-        """Close the connection (an open transaction rolls back), then drop the apply lock."""
+        """Close the connection (an open transaction rolls back), then the backup copy's
+        descriptors of the file (closing them earlier would drop its locks), then the apply
+        lock."""
         try:
             self.conn.close()
+            release(Path(self.db))
         finally:
             self.lock.release()
 

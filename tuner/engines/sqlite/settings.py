@@ -8,10 +8,12 @@ and `application_id` live in the database file; `journal_mode` persists only as 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from tuner.model import CONNECTION, PERSISTENT, Setting
+from tuner.profile_limits import show
 from tuner.render import render
 from tuner.values import to_bool as _to_bool
 
@@ -40,10 +42,10 @@ class Pragma:
             return _to_bool(value, _TRUE, _FALSE)
         if self.kind == "int":
             if isinstance(value, bool) or not isinstance(value, int):
-                if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+                if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
                     value = int(value.strip())
                 else:
-                    raise ValueError(f"expected an integer, got {value!r}")
+                    raise ValueError(f"expected an integer, got {show(value)}")
             if self.minimum is not None and value < self.minimum:
                 raise ValueError(f"{value} is below the minimum {self.minimum}")
             if self.maximum is not None and value > self.maximum:
@@ -56,15 +58,15 @@ class Pragma:
             word = "on" if value else "off"
             if word in self.choices:
                 return word
-            raise ValueError(f"expected one of {', '.join(self.choices)}, got {value!r}")
+            raise ValueError(f"expected one of {', '.join(self.choices)}, got {show(value)}")
         if isinstance(value, int) and self.enum_is_numbered and 0 <= value < len(self.choices):
             return self.choices[value]
         text = str(value).strip().lower()
-        if text.isdigit() and self.enum_is_numbered and int(text) < len(self.choices):
+        if text in [str(i) for i in range(len(self.choices))] and self.enum_is_numbered:
             return self.choices[int(text)]
         if text in self.choices:
             return text
-        raise ValueError(f"expected one of {', '.join(self.choices)}, got {value!r}")
+        raise ValueError(f"expected one of {', '.join(self.choices)}, got {show(value)}")
 
     def render(self, value: Any) -> str:
         """The value as it goes into `PRAGMA name = value` (canonical values only)."""
@@ -77,7 +79,16 @@ def _p(name: str, scope: str, kind: str, **kw: Any) -> Pragma:
     return Pragma(name, scope, kind, **kw)
 
 
-_I32 = {"minimum": -(2**31), "maximum": 2**31 - 1}
+# Every integer pragma has both bounds: where SQLite reads the value as a C int
+# (sqlite3Atoi), a larger one silently becomes 0; where it clamps (mmap_size to
+# SQLITE_MAX_MMAP_SIZE, threads to SQLITE_MAX_WORKER_THREADS, both at their default builds'
+# values: https://www.sqlite.org/compile.html) it reads back another value. Either way the
+# runtime's read-back would fail on every connection, so validation refuses the value first.
+_INT_MAX = 2**31 - 1
+_I32 = {"minimum": -(2**31), "maximum": _INT_MAX}
+_U32 = {"minimum": 0, "maximum": _INT_MAX}
+_U64 = {"minimum": 0, "maximum": 2**63 - 1}
+_INTEGER = re.compile(r"-?[0-9]{1,19}")
 
 PRAGMAS: dict[str, Pragma] = {
     p.name: p
@@ -96,16 +107,16 @@ PRAGMAS: dict[str, Pragma] = {
         _p("temp_store", CONNECTION, "enum", choices=("default", "file", "memory")),
         _p("locking_mode", CONNECTION, "enum", choices=("normal", "exclusive"),
            enum_is_numbered=False),
-        _p("cache_size", CONNECTION, "int"),
-        _p("mmap_size", CONNECTION, "int", minimum=0),
-        _p("busy_timeout", CONNECTION, "int", minimum=0),
-        _p("wal_autocheckpoint", CONNECTION, "int"),
-        _p("journal_size_limit", CONNECTION, "int", minimum=-1),
-        _p("cache_spill", CONNECTION, "int", minimum=0),
-        _p("analysis_limit", CONNECTION, "int", minimum=0),
-        _p("threads", CONNECTION, "int", minimum=0),
-        _p("soft_heap_limit", CONNECTION, "int", minimum=0),
-        _p("hard_heap_limit", CONNECTION, "int", minimum=0),
+        _p("cache_size", CONNECTION, "int", **_I32),
+        _p("mmap_size", CONNECTION, "int", minimum=0, maximum=0x7FFF0000),
+        _p("busy_timeout", CONNECTION, "int", **_U32),
+        _p("wal_autocheckpoint", CONNECTION, "int", **_U32),
+        _p("journal_size_limit", CONNECTION, "int", minimum=-1, maximum=2**63 - 1),
+        _p("cache_spill", CONNECTION, "int", **_U32),
+        _p("analysis_limit", CONNECTION, "int", **_U32),
+        _p("threads", CONNECTION, "int", minimum=0, maximum=8),
+        _p("soft_heap_limit", CONNECTION, "int", **_U64),
+        _p("hard_heap_limit", CONNECTION, "int", **_U64),
         _p("foreign_keys", CONNECTION, "bool"),
         _p("recursive_triggers", CONNECTION, "bool"),
         _p("automatic_index", CONNECTION, "bool"),

@@ -15,6 +15,8 @@ from typing import Any
 
 import jinja2
 
+from tuner.report import cost_words, speedup_words
+
 # Chart geometry, in SVG user units (the SVG scales to the page width).
 WIDTH = 960
 BAR = 16  # height of one bar
@@ -108,7 +110,7 @@ def bench_html(report: Any) -> str:
         if report.compare:
             row.update(before=fmt_ms(q["before"]["median_ms"]),
                        before_plan=q["before"]["plan"],
-                       speedup=f"{q['speedup']:.1f}\u00d7" if q["speedup"] else "-",
+                       speedup=speedup_words(q),
                        same_rows=bool(q["same_rows"]))
         rows.append(row)
     if report.compare:
@@ -118,7 +120,9 @@ def bench_html(report: Any) -> str:
         groups = [(q["name"], [("measured", q["median_ms"])]) for q in d["queries"]]
     return _ENV.from_string(TEMPLATE).render(
         d=d, compare=report.compare, rows=rows, chart=chart(groups),
-        cost=d["write_cost"])
+        cost=d["write_cost"],
+        cost_words=cost_words(d["write_cost"]) if d["write_cost"] and d["write_cost"]["ratio"]
+        else "")
 
 
 _ENV = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True,
@@ -222,7 +226,7 @@ temporary copy; the database itself was only read){% endif %}. Profile file:
 <p>{{ '{:,}'.format(cost.batch) }} rows inserted into <code>{{ cost.table }}</code> in one
 transaction (rolled back): {{ '%.2f' % cost.before_ms }} ms before,
 {{ '%.2f' % cost.after_ms }} ms after
-{%- if cost.ratio %} ({{ '%.2f' % cost.ratio }}&times;){% endif %}.</p>
+{%- if cost.ratio %} ({{ cost_words }}){% endif %}.</p>
 {% else %}
 <p>Not measurable ({{ cost.reason }}).</p>
 {% endif %}

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from tuner.errors import TunerError
 from tuner.model import Profile, Query, State, Table, key
+from tuner.workload.noise import within_noise
 
 #: A SCAN of a table with at least this many rows (estimated) is a regression (tuner check,
 #: tuner advise).
@@ -78,12 +79,14 @@ def p95_ms(xs: list[float]) -> float:
 
 @dataclass
 class Measurement:
-    """One query on one database: latencies, rows returned and the plan."""
+    """One query on one database: latencies, rows returned and the plan; `samples_ms`, every
+    run's time, for the noise test of a comparison."""
 
     median_ms: float
     p95_ms: float
     rows: int
     plan: list[PlanLine]
+    samples_ms: list[float] = field(default_factory=list, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON form: times rounded, the plan as summaries and as the engine wrote it."""
@@ -109,13 +112,21 @@ class QueryBench:
             return None
         return self.before.median_ms / self.result.median_ms
 
+    @property
+    def within_noise(self) -> bool | None:
+        """With compare only: True when the runs cannot tell before from after (see
+        tuner.workload.noise), so the speedup is not a real difference."""
+        if self.before is None:
+            return None
+        return within_noise(self.before.samples_ms, self.result.samples_ms)
+
     def as_dict(self) -> dict[str, Any]:
         """The JSON form of one query's result."""
         data: dict[str, Any] = {"name": self.query.name, **self.result.as_dict()}
         if self.before is not None:
             data.update(before=self.before.as_dict(), after=self.result.as_dict(),
                         speedup=round(self.speedup, 3) if self.speedup else None,
-                        same_rows=self.same_rows)
+                        within_noise=self.within_noise, same_rows=self.same_rows)
         return data
 
 
@@ -133,7 +144,7 @@ def measure(sides: Sequence[Side], query: Query, runs: int, warmup: int) -> list
             order.reverse()
         for i in order:
             times[i].append(sides[i].once(query))
-    return [Measurement(median_ms(t), p95_ms(t), len(r), s.explain(query))
+    return [Measurement(median_ms(t), p95_ms(t), len(r), s.explain(query), [x * 1000 for x in t])
             for s, t, r in zip(sides, times, results, strict=True)]
 
 
@@ -152,8 +163,9 @@ def check_counts(runs: int, warmup: int) -> None:
 # -- write cost ------------------------------------------------------------------------------
 @dataclass
 class WriteCost:
-    """Time to insert `batch` copied rows into `table`, in one transaction rolled back;
-    `skipped` says why busier tables could not be measured (a UNIQUE constraint...)."""
+    """Time to insert `batch` copied rows into `table`, in one transaction rolled back, as
+    many times as the queries run; `skipped` says why busier tables could not be measured (a
+    UNIQUE constraint...). The medians are reported, the samples feed the noise test."""
 
     table: str | None
     batch: int
@@ -162,6 +174,22 @@ class WriteCost:
     before_ms: float | None = None
     after_ms: float | None = None
     skipped: list[str] = field(default_factory=list)
+    before_samples_ms: list[float] = field(default_factory=list, repr=False)
+    after_samples_ms: list[float] = field(default_factory=list, repr=False)
+
+    @classmethod
+    def timed(cls, table: str, batch: int, before: list[float], after: list[float],
+              skipped: list[str]) -> WriteCost:
+        """A measured write cost from the seconds of each insert, before and after."""
+        return cls(table, batch, True, None, median_ms(before), median_ms(after), skipped,
+                   [x * 1000 for x in before], [x * 1000 for x in after])
+
+    @property
+    def within_noise(self) -> bool | None:
+        """True when the inserts cannot tell before from after; None if not measured."""
+        if not self.measurable:
+            return None
+        return within_noise(self.before_samples_ms, self.after_samples_ms)
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON form, with the after/before ratio."""
@@ -171,7 +199,8 @@ class WriteCost:
                 "reason": self.reason,
                 "before_ms": None if self.before_ms is None else round(self.before_ms, 3),
                 "after_ms": None if self.after_ms is None else round(self.after_ms, 3),
-                "ratio": None if ratio is None else round(ratio, 3), "skipped": self.skipped}
+                "ratio": None if ratio is None else round(ratio, 3),
+                "within_noise": self.within_noise, "skipped": self.skipped}
 
 
 #: Table names that belong to an engine or to tuner itself, never the workload's.

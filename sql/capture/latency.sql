@@ -1,0 +1,1 @@
+SELECT fingerprint, bucket, calls FROM latency ORDER BY fingerprint, bucket

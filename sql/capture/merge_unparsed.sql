@@ -1,0 +1,2 @@
+INSERT INTO unparsed (fingerprint, error, sample_sql) VALUES (?, ?, ?)
+ON CONFLICT (fingerprint) DO NOTHING
