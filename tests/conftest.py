@@ -13,6 +13,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+# The shared helpers (helpers.py, pg_helpers.py, pg_plans.py) sit beside this file, above the
+# groups' folders: make them importable from every group.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
 HOLDER = """
 import sqlite3, sys
 con = sqlite3.connect(sys.argv[1], isolation_level=None)

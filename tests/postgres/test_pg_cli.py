@@ -13,7 +13,7 @@ from pg_helpers import configured, run_setup
 
 from tuner.planfile import parse_plan_file
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PG_BOT = ROOT / "profiles" / "telegram-bot-postgres.yaml"
 BOT_SCHEMA = ROOT / "tests" / "cases_pg" / "bot_from_scratch" / "setup.sql"
 

@@ -148,7 +148,7 @@ WRITER = textwrap.dedent("""
 
 def test_two_processes_merge_into_one_capture_file(tmp_path):
     cap, go, n = tmp_path / "shared.db", tmp_path / "go", 1500
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(cap), str(go), str(n), who],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
              for who in ("a", "b")]

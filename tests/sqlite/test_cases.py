@@ -16,7 +16,7 @@ Then the plan must converge: executing the whole plan file leaves nothing to pla
 again changes nothing, the same holds with the real shell (`sqlite3 -bail db < plan.sql`, twice),
 and no table loses or gains a row, no table or trigger disappears.
 
-`UPDATE_GOLDEN=1 pytest tests/test_cases.py` rewrites the plan.sql files from the current code.
+`UPDATE_GOLDEN=1 pytest tests/sqlite/test_cases.py` rewrites the plan.sql files from the current code.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from tuner.errors import TunerError
 from tuner.planfile import render_body
 from tuner.render import ident
 
-CASES_DIR = Path(__file__).parent / "cases"
+CASES_DIR = Path(__file__).parents[1] / "cases"
 CASES = sorted(p.name for p in CASES_DIR.iterdir() if (p / "profile.yaml").is_file())
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 SQLITE3 = shutil.which("sqlite3")

@@ -40,7 +40,7 @@ from tuner.errors import BackupError
 from tuner.planfile import parse_plan_file
 from tuner.profile import load_profile
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BOT = str(ROOT / "profiles" / "telegram-bot.yaml")
 BIN = Path(sys.executable).parent
 BOT_INDEXES = {"participants_event_status", "participants_user_active", "messages_event_time",

@@ -17,7 +17,7 @@ from tuner.model import State
 from tuner.workload.advise.run import advise
 from tuner.workload.advise.search import parse_query
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BOT = ROOT / "profiles" / "telegram-bot.yaml"
 STATUS_ONLY = {"name": "declined_count",
                "sql": "SELECT COUNT(*) FROM participants WHERE status = 'declined'"}

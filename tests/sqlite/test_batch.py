@@ -25,7 +25,7 @@ from tuner.runtime.tickets import (
     WriterClosed,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PCOLS = ["event_id", "user_id", "status", "joined_at", "updated_at"]
 FREE_USER = 10_000  # above the demo's user ids: (event, FREE_USER + i) pairs are free
 CHAT = 10**12  # above the demo's chat ids (UNIQUE)

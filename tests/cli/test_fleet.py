@@ -435,7 +435,7 @@ def test_postgres_fleet_from_a_list_of_urls(capsys: pytest.CaptureFixture[str],
                                             pg_url2: str) -> None:
     from pg_helpers import run_setup
 
-    setup = (Path(__file__).parent / "cases_pg" / "bot_from_scratch" / "setup.sql").read_text(
+    setup = (Path(__file__).parents[1] / "cases_pg" / "bot_from_scratch" / "setup.sql").read_text(
         encoding="utf-8")
     for url in (pg_url, pg_url2):
         run_setup(url, setup)

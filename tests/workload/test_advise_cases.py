@@ -24,7 +24,7 @@ from tuner.workload.advise.run import advise
 from tuner.workload.advise.search import where_key
 from tuner.workload.shape import Candidate, Where
 
-CASES_DIR = Path(__file__).resolve().parent / "advise_cases"
+CASES_DIR = Path(__file__).resolve().parents[1] / "advise_cases"
 CASES = sorted(p for p in CASES_DIR.iterdir() if p.is_dir())
 
 

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 RUN = {"sh": "bash", "bash": "bash", "python": "python"}
 LANGUAGES = {*RUN, "text", "yaml", "json", "sql"}
@@ -115,7 +115,7 @@ def test_readme_blocks_are_all_accounted_for() -> None:
     assert not problems, "\n".join(problems)
     skipped = [b.first_line for b in blocks if b.lang in RUN and b.skip]
     assert skipped == SKIPPED, (
-        "the README's skipped blocks changed; list them in tests/test_readme.py SKIPPED:\n"
+        "the README's skipped blocks changed; list them in tests/cli/test_readme.py SKIPPED:\n"
         + "\n".join(f"  {b.line}: {b.first_line}  ({b.skip})"
                     for b in blocks if b.lang in RUN and b.skip))
     assert sum(b.lang in RUN and not b.skip for b in blocks) >= 5

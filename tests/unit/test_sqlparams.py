@@ -16,7 +16,7 @@ from tuner.engines.sqlite.demo import create_demo_db
 from tuner.errors import TunerError
 from tuner.sqlparams import to_psycopg
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("sql, expected, names", [

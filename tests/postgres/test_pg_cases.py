@@ -12,7 +12,7 @@ Then the plan must converge without tuner apply: the plan file is executed as wr
 statement by statement with psycopg where psql is missing),
 planning again gives no changes, and running the file a second time changes nothing.
 
-`UPDATE_GOLDEN=1 pytest tests/test_pg_cases.py` rewrites the plan.sql files.
+`UPDATE_GOLDEN=1 pytest tests/postgres/test_pg_cases.py` rewrites the plan.sql files.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from tuner import load_profile, make_plan, render_plan_file
 from tuner.errors import TunerError
 from tuner.planfile import render_body
 
-CASES_DIR = Path(__file__).parent / "cases_pg"
+CASES_DIR = Path(__file__).parents[1] / "cases_pg"
 CASES = sorted(p.name for p in CASES_DIR.iterdir() if (p / "profile.yaml").is_file())
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 

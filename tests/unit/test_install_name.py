@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DIST = "tuner-db"
 SKIP_DIRS = {".git", ".venv", ".tuner-demo", ".tuner-backups", "__pycache__", ".pytest_cache",
              ".ruff_cache", "build", "dist", "node_modules"}

@@ -15,7 +15,7 @@ from tuner.engines.sqlite.engine import SQLiteEngine
 from tuner.workload.check import check
 from tuner.workload.shape import aliases
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BOT = ROOT / "profiles" / "telegram-bot.yaml"
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from tuner.engines.postgres.bench import plan_lines
 
-PLANS = json.loads((Path(__file__).parent / "pg_explain_plans.json").read_text())
+PLANS = json.loads((Path(__file__).parents[1] / "pg_explain_plans.json").read_text())
 
 EXPECTED = {
     "seq_scan": ["SCAN t"],

@@ -282,7 +282,7 @@ def test_non_superuser_is_warned_per_setting_it_cannot_apply(pg_url: str,
 
 
 def test_bundled_postgres_profile_validates(capsys: pytest.CaptureFixture[str]) -> None:
-    profile = Path(__file__).resolve().parent.parent / "profiles" / "telegram-bot-postgres.yaml"
+    profile = Path(__file__).resolve().parents[2] / "profiles" / "telegram-bot-postgres.yaml"
     r = run(capsys, "validate", profile)
     assert r.code == 0 and "(postgresql; 5 indexes, 2 views, 6 queries)" in r.out, r
     loaded = load_profile(profile)

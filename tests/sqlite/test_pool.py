@@ -17,7 +17,7 @@ from tuner.engines.sqlite.conn import configure
 from tuner.errors import DatabaseError, TunerError
 from tuner.model import CONNECTION, Setting
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BOT = ROOT / "profiles" / "telegram-bot.yaml"
 WANTED = {"synchronous": 1, "cache_size": -65536, "temp_store": 2, "mmap_size": 268435456,
           "busy_timeout": 5000, "foreign_keys": 1}

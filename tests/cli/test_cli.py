@@ -27,7 +27,7 @@ from tuner.engines.sqlite.demo import create_demo_db
 from tuner.planfile import parse_plan_file
 from tuner.profile import load_profile
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BOT = str(ROOT / "profiles" / "telegram-bot.yaml")
 BIN = Path(sys.executable).parent
 SUMMARY = re.compile(r"^Plan: (\d+) to create, (\d+) to replace, (\d+) to drop, "

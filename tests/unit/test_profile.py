@@ -14,7 +14,7 @@ from tuner import load_profile
 from tuner.cli import main
 from tuner.errors import ProfileError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BOT = ROOT / "profiles" / "telegram-bot.yaml"
 
 HEAD = "profile: p\nversion: 1\nengine: sqlite\n"  # lines 1-3 of most profiles below

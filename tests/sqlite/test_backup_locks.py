@@ -5,7 +5,7 @@ SQLite's included. The byte copy of the database used to close its source right 
 rollback-journal mode the apply's write lock was gone during the copy; in WAL mode its shared
 lock was, so a reader in another process closing last deleted the WAL the apply went on
 writing to, and the whole apply (its DDL and its history row) was silently lost. Found by the
-fleet's Ctrl-C test (tests/test_fleet.py), which polls the history from another process.
+fleet's Ctrl-C test (tests/cli/test_fleet.py), which polls the history from another process.
 """
 
 from __future__ import annotations

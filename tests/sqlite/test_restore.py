@@ -33,7 +33,7 @@ from helpers import (
 
 from tuner.engines.sqlite.demo import create_demo_db
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BOT = str(ROOT / "profiles" / "telegram-bot.yaml")
 BIN = Path(sys.executable).parent
 

@@ -16,7 +16,7 @@ import tuner
 from tuner.engines.postgres.runtime import PgPool
 from tuner.errors import EngineError, ProfileError, TunerError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = """\
 settings:
   work_mem: 65536kB          # user context: per session; the server shows it as 64MB

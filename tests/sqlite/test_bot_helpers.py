@@ -12,7 +12,7 @@ from helpers import wal_demo_db
 from tuner.errors import TunerError
 from tuner.runtime.bot import BotStore
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BOT = ROOT / "profiles" / "telegram-bot.yaml"
 
 
