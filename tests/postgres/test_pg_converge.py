@@ -2,8 +2,8 @@
 plans without an error is applied with the CLI (backup, advisory lock, history and all) on a
 fresh load of its setup.sql, and `tuner plan --detailed-exitcode` must then exit 0.
 
-tests/postgres/test_pg_cases.py proves the plan file runs as reviewed in psql; this proves `tuner apply`
-itself gets there, including its stale check and read-back."""
+tests/postgres/test_pg_cases.py proves the plan file runs as reviewed in psql; this proves
+`tuner apply` itself gets there, including its stale check and read-back."""
 
 from __future__ import annotations
 

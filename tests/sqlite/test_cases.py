@@ -16,7 +16,8 @@ Then the plan must converge: executing the whole plan file leaves nothing to pla
 again changes nothing, the same holds with the real shell (`sqlite3 -bail db < plan.sql`, twice),
 and no table loses or gains a row, no table or trigger disappears.
 
-`UPDATE_GOLDEN=1 pytest tests/sqlite/test_cases.py` rewrites the plan.sql files from the current code.
+`UPDATE_GOLDEN=1 pytest tests/sqlite/test_cases.py` rewrites the plan.sql files from the current
+code.
 """
 
 from __future__ import annotations
