@@ -19,14 +19,14 @@ import jsonschema
 import yaml
 
 from tuner import profile_limits, yamlsafe
+from tuner.engines.base import Engine
 from tuner.engines.lookup import engine_named
-from tuner.errors import ProfileError, TunerError
+from tuner.errors import ProfileError
 from tuner.model import Index, IndexColumn, Path_, Profile, Query, View, key
 from tuner.model import error_at as _error_at
 from tuner.model import path_text as _fmt
 from tuner.resources import data_dir
-from tuner.sqlparams import to_psycopg
-from tuner.sqltext import PARAM, PUNCT, SQLSyntaxError, Token, source, statements, tokenize
+from tuner.sqltext import PUNCT, SQLSyntaxError, Token, source, statements
 
 MERGED_LISTS = ("indexes", "views", "queries")
 RESERVED_PREFIXES = ("sqlite_", "tuner_")
@@ -287,7 +287,7 @@ def _build(data: dict, origins: dict, path: str) -> Profile:
         _check_name(spec["name"], ("queries", i, "name"), query_names, fail, reserved=False)
         _check_select(spec["sql"], ("queries", i, "sql"), fail, f"query {spec['name']}")
         params = dict(spec.get("params") or {})
-        _check_params(spec["sql"], params, ("queries", i), fail, data.get("engine", "sqlite"))
+        _check_params(spec["sql"], params, ("queries", i), fail, engine)
         queries.append(Query(spec["name"], spec["sql"].strip(), params, spec.get("description")))
 
     maintenance = data.get("maintenance") or {}
@@ -394,29 +394,9 @@ def _with_main_verb(tokens: list[Token]) -> str | None:
     return None
 
 
-def _sqlite_params(sql: str) -> tuple[list[str], bool]:
-    """The `:name` (`@name`, `$name`) parameters SQLite's tokenizer finds, and whether `?`
-    placeholders are used."""
-    used = [t.text[1:] for t in tokenize(sql) if t.kind == PARAM and t.text[:1] in ":@$"]
-    return used, any(t.kind == PARAM and t.text[:1] == "?" for t in tokenize(sql))
-
-
-def _postgresql_params(sql: str) -> tuple[list[str], bool]:
-    """The `:name` parameters as tuner.sqlparams converts them for psycopg: `::` casts,
-    string literals and array slices are not parameters."""
-    try:
-        return list(to_psycopg(sql).names), False
-    except TunerError:
-        return _sqlite_params(sql)  # the query check names what cannot be read
-
-
-#: engine -> how its queries' parameters are found (each engine's driver reads them apart).
-PARAM_READERS = {"sqlite": _sqlite_params, "postgresql": _postgresql_params}
-
-
 def _check_params(sql: str, params: dict, where: Path_, fail: Any,
-                  engine: str = "sqlite") -> None:
-    used, positional = PARAM_READERS.get(engine, _sqlite_params)(sql)
+                  engine: Engine) -> None:
+    used, positional = engine.query_parameters(sql)
     if positional:
         raise fail(where + ("sql",), "use named parameters (:name), not '?'")
     missing = sorted(set(used) - set(params))

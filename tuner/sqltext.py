@@ -190,3 +190,10 @@ def split_top_level(tokens: list[Token], sep: str = ",") -> list[list[Token]]:
 def source(sql: str, tokens: list[Token]) -> str:
     """The original text spanned by a non-empty token list."""
     return sql[tokens[0].start:tokens[-1].end]
+
+
+def named_parameters(sql: str) -> tuple[list[str], bool]:
+    """The `:name` (`@name`, `$name`) parameters SQLite's tokenizer finds, and whether `?`
+    placeholders are used."""
+    used = [t.text[1:] for t in tokenize(sql) if t.kind == PARAM and t.text[:1] in ":@$"]
+    return used, any(t.kind == PARAM and t.text[:1] == "?" for t in tokenize(sql))

@@ -142,6 +142,10 @@ class Engine(Protocol):
     #: validation (PostgreSQL truncates it silently). None: no limit.
     max_name_bytes: int | None
 
+    def query_parameters(self, sql: str) -> tuple[list[str], bool]:
+        """The named parameters of a declared query as the engine's driver reads them, and
+        whether it uses positional (`?`) ones."""
+
     def normalize_setting(self, name: str, value: Any) -> Any:
         """Canonical value of a setting, or ValueError naming what is accepted."""
 
@@ -233,6 +237,8 @@ class Engine(Protocol):
     # -- runtime (tuner.connect, tuner.ConnectionPool, tuner.BatchWriter) -----------------
     #: The class of this engine's pool (BatchWriter writes through SQLite's only).
     pool_type: type
+    #: tuner.BatchWriter can own this engine's writes (SQLite: one writer per database).
+    batch_writes: bool
 
     def connect(self, target: str, profile: Profile | None, **kwargs: Any) -> Any:
         """One connection with the profile's per-connection settings applied and read back."""

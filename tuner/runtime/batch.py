@@ -32,7 +32,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from tuner.engines.lookup import display, engine_name_for_target, engine_named
+from tuner.engines.lookup import engine_for, engine_named
 from tuner.errors import PoolTimeout, TunerError
 from tuner.render import render
 from tuner.runtime.targets import ProfileLike, connect, resolve_profile
@@ -82,9 +82,11 @@ class BatchWriter:
             path, profile = pool.path, pool.profile
         if path is None:
             raise BatchError("BatchWriter: a database path or pool= is required")
-        if engine_name_for_target(str(path)) != "sqlite":
-            raise BatchError(f"BatchWriter: {display(str(path))} is a PostgreSQL database; the "
-                             "batch writer is SQLite's (on PostgreSQL use pool.writer())")
+        engine = engine_for(str(path))
+        if not engine.batch_writes:
+            raise BatchError(f"BatchWriter: {engine.display(str(path))} is a PostgreSQL "
+                             "database; the batch writer is SQLite's (on PostgreSQL use "
+                             "pool.writer())")
         loaded = resolve_profile(profile)
         opts = (loaded.runtime.get("batch") or {}) if loaded else {}
         self.path = str(path)

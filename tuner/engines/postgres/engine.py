@@ -48,6 +48,8 @@ from tuner.history import HistoryRow
 from tuner.model import CONNECTION, PERSISTENT, Index, Profile, Query, Setting, State, View, key
 from tuner.options import ApplyOptions
 from tuner.render import render
+from tuner.sqlparams import to_psycopg
+from tuner.sqltext import named_parameters
 from tuner.workload.advise.model import Advice, AdviseOptions
 from tuner.workload.bench.measure import BenchReport, Side
 from tuner.workload.demo.data import DemoRequest, DemoStats, DemoTarget
@@ -87,6 +89,14 @@ class PostgresEngine:
     #: NAMEDATALEN - 1: PostgreSQL truncates a longer identifier with only a NOTICE
     #: (https://www.postgresql.org/docs/15/sql-syntax-lexical.html#SQL-SYNTAX-IDENTIFIERS).
     max_name_bytes: int | None = 63
+
+    def query_parameters(self, sql: str) -> tuple[list[str], bool]:
+        """The `:name` parameters as tuner.sqlparams converts them for psycopg: `::` casts,
+        string literals and array slices are not parameters."""
+        try:
+            return list(to_psycopg(sql).names), False
+        except TunerError:
+            return named_parameters(sql)  # the query check names what cannot be read
 
     # -- settings ---------------------------------------------------------------------------
     def normalize_setting(self, name: str, value: Any) -> Any:
@@ -337,6 +347,7 @@ class PostgresEngine:
         return ()
 
     # -- runtime (tuner.engines.postgres.runtime) --------------------------------------------
+    batch_writes = False
     pool_type: type = runtime.PgPool
 
     def connect(self, target: str, profile: Profile | None, **kwargs: Any) -> Any:

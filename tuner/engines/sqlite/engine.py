@@ -26,6 +26,7 @@ from tuner.history import HistoryRow
 from tuner.model import Index, Profile, Query, Setting, State, View
 from tuner.options import ApplyOptions
 from tuner.render import render
+from tuner.sqltext import named_parameters
 from tuner.workload.advise.model import Advice, AdviseOptions
 from tuner.workload.bench.measure import BenchReport, Side
 from tuner.workload.demo.data import DemoRequest, DemoStats, DemoTarget
@@ -55,6 +56,10 @@ class SQLiteEngine:
     vacuum_modes: tuple[str, ...] = ("never", "auto")
     #: SQLite keeps names of any length (https://www.sqlite.org/limits.html).
     max_name_bytes: int | None = None
+
+    def query_parameters(self, sql: str) -> tuple[list[str], bool]:
+        """What sqlite3 binds: `:name`, `@name`, `$name`; `?` is positional."""
+        return named_parameters(sql)
 
     # -- settings ---------------------------------------------------------------------
     def normalize_setting(self, name: str, value: Any) -> Any:
@@ -252,6 +257,7 @@ class SQLiteEngine:
         return tuple(str(target) + suffix for suffix in ("", *COMPANIONS))
 
     # -- runtime (tuner.engines.sqlite.conn, tuner.engines.sqlite.runtime) ----------------
+    batch_writes = True
     pool_type: type = runtime.ConnectionPool
 
     def connect(self, target: str, profile: Profile | None, **kwargs: Any) -> sqlite3.Connection:
