@@ -1,6 +1,6 @@
-"""tuner.sqlparams: `:name` parameters to psycopg's `%(name)s` without breaking casts, strings,
-quoted identifiers, comments or literal `%`; then run for real on PostgreSQL, the bot profile's
-queries included, against the demo data."""
+"""tuner.engines.postgres.conn.to_psycopg: `:name` parameters to psycopg's `%(name)s` without
+breaking casts, strings, quoted identifiers, comments or literal `%`; then run for real on
+PostgreSQL, the bot profile's queries included, against the demo data."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import psycopg
 import pytest
 
 import tuner
+from tuner.engines.postgres.conn import to_psycopg
 from tuner.engines.postgres.demo import load_demo
 from tuner.engines.sqlite.demo import create_demo_db
 from tuner.errors import TunerError
-from tuner.sqlparams import to_psycopg
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -39,12 +39,11 @@ from typing import Any
 
 from tuner.engines.postgres import runtime
 from tuner.engines.postgres.bench import plan_lines, relation_name
-from tuner.engines.postgres.conn import connect, driver, first_line, one, redact
+from tuner.engines.postgres.conn import connect, driver, first_line, one, redact, to_psycopg
 from tuner.engines.postgres.inspect import display_name, split_name
 from tuner.errors import DatabaseError, TunerError
 from tuner.model import Profile, Query, State, key
 from tuner.render import render
-from tuner.sqlparams import to_psycopg
 from tuner.workload.advise.model import MIN_GAIN, Advice, AdviseOptions, Gain
 from tuner.workload.advise.search import advise_with
 from tuner.workload.bench.measure import PlanLine

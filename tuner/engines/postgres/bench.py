@@ -5,7 +5,7 @@ read into the shared plan vocabulary (plan_lines, below), the batch-insert write
 Read-only enforcement is PostgreSQL's own: every declared query runs in a `BEGIN READ ONLY`
 transaction (psycopg's `read_only`), which is rolled back afterwards, so a statement that
 writes fails with SQLSTATE 25006 and nothing is kept. The queries' `:name` parameters become
-psycopg's `%(name)s` (tuner.sqlparams), leaving `::` casts alone.
+psycopg's `%(name)s` (tuner.engines.postgres.conn.to_psycopg), leaving `::` casts alone.
 
 --compare measures one clone before and after applying the profile, in that order (a clone
 of a large database is costly; SQLite's side-by-side alternation needs two). The measurement
@@ -19,13 +19,12 @@ from collections.abc import Callable
 from typing import Any
 
 from tuner.engines.postgres.backup import scratch_clone
-from tuner.engines.postgres.conn import driver, first_line, redact
+from tuner.engines.postgres.conn import driver, first_line, redact, to_psycopg
 from tuner.engines.postgres.inspect import split_name
 from tuner.engines.postgres.runtime import connect
 from tuner.errors import TunerError
 from tuner.model import Profile, Query, State
 from tuner.render import render
-from tuner.sqlparams import to_psycopg
 from tuner.workload.bench.measure import (
     BenchReport,
     Measurement,

@@ -25,7 +25,7 @@ from tuner.capture.store import Statement
 from tuner.changes import SetSetting
 from tuner.engines.base import Say, StepSpec, Tune
 from tuner.engines.postgres import advise, bench, demo, restore, runtime
-from tuner.engines.postgres.conn import connect, driver, first_line, one, redact
+from tuner.engines.postgres.conn import connect, driver, first_line, one, redact, to_psycopg
 from tuner.engines.postgres.inspect import (
     PgFacts,
     facts_of,
@@ -48,7 +48,6 @@ from tuner.history import HistoryRow
 from tuner.model import CONNECTION, PERSISTENT, Index, Profile, Query, Setting, State, View, key
 from tuner.options import ApplyOptions
 from tuner.render import render
-from tuner.sqlparams import to_psycopg
 from tuner.sqltext import named_parameters
 from tuner.workload.advise.model import Advice, AdviseOptions
 from tuner.workload.bench.measure import BenchReport, Side
@@ -91,8 +90,8 @@ class PostgresEngine:
     max_name_bytes: int | None = 63
 
     def query_parameters(self, sql: str) -> tuple[list[str], bool]:
-        """The `:name` parameters as tuner.sqlparams converts them for psycopg: `::` casts,
-        string literals and array slices are not parameters."""
+        """The `:name` parameters as to_psycopg (tuner.engines.postgres.conn) converts them
+        for psycopg: `::` casts, string literals and array slices are not parameters."""
         try:
             return list(to_psycopg(sql).names), False
         except TunerError:
