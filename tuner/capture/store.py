@@ -87,6 +87,20 @@ class Aggregate:
             self.latency[bucket] = self.latency.get(bucket, 0) + n
 
 
+@dataclass(frozen=True)
+class ServerStatement:
+    """One statement as a server's own statistics give it (PostgreSQL's pg_stat_statements):
+    its text with the server's placeholders (None: the server hides it from this role),
+    executions, total and slowest time (seconds), and rows returned or changed. What `tuner
+    capture --db` reads before normalizing."""
+
+    text: str | None
+    calls: int
+    total_s: float
+    max_s: float
+    rows: int
+
+
 # -- opening -----------------------------------------------------------------------------------
 def _connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
     """A connection in autocommit mode. `readonly` is `PRAGMA query_only`, not `mode=ro`: a
