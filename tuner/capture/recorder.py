@@ -107,20 +107,22 @@ class Recorder:
             calls: int = 1) -> None:
         """record() without the sampling draw: for an execution `skip()` let through (it
         counts 1/sample times). One dict lookup per raw text finds its shape's aggregate."""
-        weight = calls * self.every
-        per_call = seconds / calls if calls != 1 else seconds
-        bucket = int(per_call * 1e6).bit_length()
+        every = self.every
+        if calls == 1:
+            per_call, weight = seconds, every
+        else:                                       # executemany: no single execution timed
+            per_call, weight = seconds / calls, calls * every
+        bucket = int(per_call * 1e6).bit_length()   # < 64 for any time under 2^63 us
         with self._lock:
             agg = self._by_text.get(sql)
             if agg is None:
                 agg = self._aggregate(sql)
             agg.calls += weight
             agg.observed += calls
-            agg.total_s += seconds * self.every
+            agg.total_s += seconds * every
             if rows > 0:
-                agg.rows += rows * self.every
-            latency = agg.latency
-            latency[bucket] = latency.get(bucket, 0) + weight
+                agg.rows += rows * every
+            agg.latency[bucket] += weight
             if per_call > agg.max_s:
                 agg.max_s = per_call
                 agg.sample_sql = sql[:MAX_SAMPLE_SQL]

@@ -158,8 +158,9 @@ class CapturingCursor(sqlite3.Cursor):
         # A cursor dropped before its last row (`conn.execute(...).fetchone()`) is recorded
         # here. Never raise from a finalizer (at interpreter exit the recorder may be gone).
         try:
-            if self._sql is not None:
-                self._done()
+            sql = self._sql
+            if sql is not None:
+                self._rec.add(sql, self._params, self._spent, self._rows)
         except Exception:  # noqa: BLE001, S110 - capture never breaks the application
             pass
 
@@ -195,7 +196,10 @@ class CapturingConnection(sqlite3.Connection):
             cur._sql = None
             rec.add(sql, parameters, spent, cur.rowcount)
         else:
-            cur._sql, cur._params, cur._spent, cur._rows = sql, parameters, spent, 0
+            cur._sql = sql
+            cur._params = parameters
+            cur._spent = spent
+            cur._rows = 0
         return cur
 
     def executemany(self, sql: str, parameters: Iterable[Any], /) -> Any:
