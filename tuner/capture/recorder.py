@@ -16,8 +16,8 @@ a flush that fails keeps its numbers for the next one: capture never breaks the 
 (the failure is logged on the `tuner.capture` logger, or raised by an explicit flush()).
 
 The hooks a runtime calls (connect, pool, BatchWriter; see tuner.capture.__init__) are
-`recorder_for(capture, engine)` once per connection, `record()` per execution and `record(...,
-calls=n)` per executemany.
+`recorder_for(capture, engine)` once per connection, `skip()` then `add()` per execution (or
+`record()`, which does both) and `record(..., calls=n)` per executemany.
 """
 
 from __future__ import annotations

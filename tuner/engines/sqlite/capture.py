@@ -215,7 +215,7 @@ def factory_for(base: Any = None) -> type[CapturingConnection]:
     if base is None or base is sqlite3.Connection:
         return CapturingConnection
     if not (isinstance(base, type) and issubclass(base, sqlite3.Connection)):
-        return CapturingConnection
+        return base                 # not a Connection class: sqlite3.connect says so
     cls = _FACTORIES.get(base)
     if cls is None:
         cls = _FACTORIES[base] = type(f"Capturing{base.__name__}",
