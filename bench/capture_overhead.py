@@ -169,11 +169,12 @@ capture's periodic flushes fall inside the timed rounds.
 
 A captured lookup pays for the timing (two clock reads around execute and each
 fetch), one aggregate update under a lock, and recording the statement when its cursor is
-dropped: about 1.2 µs in all, against 5 µs for the pooled lookup, so the margin to 1.3x is
+dropped: 1.2 to 1.4 µs in all, against 5.5 µs for the pooled lookup, so the margin to 1.3x is
 small (runs on this shared machine measured 1.21x to 1.28x; the bare connection, 4 µs,
 1.31x to 1.39x). `sample=0.1` times one execution in ten and costs one random draw for the
 others.
-A batch is one record of `calls=n`, so bulk writes pay nearly nothing. A statement never seen
+A batch is one record of `calls=n`, so bulk writes pay nearly nothing (a ratio above 1.0x is
+the shared machine's noise, not a gain). A statement never seen
 before costs one parse ({cold_us:,.0f} µs here), once per distinct text.
 """)
 

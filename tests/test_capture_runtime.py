@@ -17,7 +17,7 @@ import pytest
 from helpers import wal_demo_db
 
 import tuner
-from tuner.capture import load_capture, recorder_for
+from tuner.capture import Recorder, load_capture, recorder_for
 from tuner.capture.normalize import normalize
 from tuner.runtime.bot import BotStore
 
@@ -216,3 +216,18 @@ def test_the_environment_variable_turns_capture_on(db: Path, tmp_path: Path) -> 
     lookup = by_text(cap)[shape("SELECT title FROM events WHERE id = ?")]
     assert lookup.calls == 300
     assert load_capture(cap).meta["engine"] == "sqlite"
+
+
+def test_a_cursor_finalized_while_the_recorder_is_locked_is_queued_not_deadlocked(
+        db: Path, tmp_path: Path) -> None:
+    cap = tmp_path / "capture.db"
+    rec = Recorder(cap)
+    conn = tuner.connect(db, capture=rec)
+    cur = conn.execute("SELECT title FROM events WHERE id = ?", (1,))
+    cur.fetchone()
+    with rec._lock:         # as when the garbage collector runs it inside the recorder's add()
+        del cur
+    assert rec.pending() == 0
+    rec.close()
+    conn.close()
+    assert by_text(cap)[shape("SELECT title FROM events WHERE id = ?")].calls == 1

@@ -28,6 +28,7 @@ import os
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,8 @@ class Recorder:
         self._shapes: dict[str, Shape] = {}
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
+        #: records from finalizers that found the lock held (see later())
+        self._later: deque[tuple[str, Any, float, int]] = deque()
         self._closed = False
         self._countdown = 1                         # the clock is read at the first record
         store.prepare(self.path, engine)            # a wrong file fails now, not at a flush
@@ -134,8 +137,28 @@ class Recorder:
             due = self._clock() >= self._due and not self._closed
             if due:
                 self._due = float("inf")            # one thread flushes; flush() resets it
+        if self._later:
+            self._drain()
         if due:
             self.flush_quietly()
+
+    def later(self, sql: str, params: Any, seconds: float, rows: int) -> None:
+        """add(), from a finalizer (a cursor dropped before its last row): a finalizer may run
+        inside add() on this very thread (the garbage collector, at any allocation) while it
+        holds the lock, so while anyone holds it the record is queued, for the next add() or
+        flush() to take."""
+        if self._lock.locked():
+            self._later.append((sql, params, seconds, rows))
+        else:
+            self.add(sql, params, seconds, rows)
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                sql, params, seconds, rows = self._later.popleft()
+            except IndexError:
+                return
+            self.add(sql, params, seconds, rows)
 
     def _aggregate(self, sql: str) -> Aggregate:
         """Holding the lock: the aggregate of `sql`'s shape in this flush window, remembered
@@ -178,6 +201,7 @@ class Recorder:
         number of statement shapes written. CaptureError if the file cannot be written (the
         numbers are kept for the next flush)."""
         with self._flush_lock:
+            self._drain()
             with self._lock:
                 aggs, self._aggs = self._aggs, {}
                 self._by_text = {}
@@ -229,6 +253,7 @@ class Recorder:
         """In a forked child: the aggregates so far are the parent's to flush."""
         self._aggs = {}
         self._by_text = {}
+        self._later = deque()
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
 

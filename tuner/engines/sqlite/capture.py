@@ -156,11 +156,12 @@ class CapturingCursor(sqlite3.Cursor):
 
     def __del__(self) -> None:
         # A cursor dropped before its last row (`conn.execute(...).fetchone()`) is recorded
-        # here. Never raise from a finalizer (at interpreter exit the recorder may be gone).
+        # here, through later(): the garbage collector may run this inside the recorder's own
+        # add(). Never raise from a finalizer (at interpreter exit the recorder may be gone).
         try:
             sql = self._sql
             if sql is not None:
-                self._rec.add(sql, self._params, self._spent, self._rows)
+                self._rec.later(sql, self._params, self._spent, self._rows)
         except Exception:  # noqa: BLE001, S110 - capture never breaks the application
             pass
 
