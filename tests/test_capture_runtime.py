@@ -17,7 +17,7 @@ import pytest
 from helpers import wal_demo_db
 
 import tuner
-from tuner.capture import Recorder, load_capture, recorder_for
+from tuner.capture import CaptureError, Recorder, load_capture, recorder_for
 from tuner.capture.normalize import normalize
 from tuner.runtime.bot import BotStore
 
@@ -231,3 +231,20 @@ def test_a_cursor_finalized_while_the_recorder_is_locked_is_queued_not_deadlocke
     rec.close()
     conn.close()
     assert by_text(cap)[shape("SELECT title FROM events WHERE id = ?")].calls == 1
+
+
+def test_a_file_that_is_not_a_capture_fails_at_once_in_one_line(db: Path, tmp_path: Path) -> None:
+    junk = tmp_path / "junk.db"
+    junk.write_text("not a database " * 200)
+    with pytest.raises(CaptureError, match=r"junk.db: not a tuner capture file") as exc:
+        tuner.ConnectionPool(db, capture=junk)
+    assert "\n" not in str(exc.value)
+    old = tmp_path / "old.db"
+    Recorder(old).close()
+    with sqlite3.connect(old) as conn:
+        conn.execute("UPDATE meta SET value = '0' WHERE key = 'version'")
+    conn.close()
+    with pytest.raises(CaptureError, match="capture format version 0"):
+        tuner.connect(db, capture=old)
+    with pytest.raises(CaptureError, match="capture format version 0"):
+        tuner.BatchWriter(db, capture=old)

@@ -17,7 +17,7 @@ import pytest
 from helpers import assert_error_last, run
 
 import tuner
-from tuner.capture import load_capture
+from tuner.capture import Recorder, load_capture
 from tuner.capture.normalize import normalize
 
 SETTINGS = "settings:\n  work_mem: 65536kB\n  random_page_cost: 1.1\n"
@@ -137,3 +137,11 @@ def test_capture_reads_pg_stat_statements(capsys, pg_url: str, tmp_path: Path) -
     assert by_text(out)[pg_shape("SELECT n FROM items WHERE id = $1")].calls == 40
     shown = run(capsys, "workload", "show", out, "--top", "3")
     assert shown.code == 0 and "items" in shown.out
+
+
+def test_a_wrong_capture_file_is_refused_before_the_server_is_read(capsys, pg_url: str,
+                                                                   tmp_path: Path) -> None:
+    out = tmp_path / "sqlite-capture.db"
+    Recorder(out).close()                               # a capture of an SQLite database
+    r = run(capsys, "capture", "--db", pg_url, "--out", out, "--reset")
+    assert_error_last(r, "a capture of a sqlite database")
