@@ -41,6 +41,7 @@ SKIPPED = [
     "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/tuner demo",
     "python3 -m venv .venv && .venv/bin/pip install -e '.[test]' && .venv/bin/python -m pytest",
     "pip install -e '.[postgres]'                         # psycopg 3 and psycopg_pool",
+    'tuner capture --db "$TUNER_DB" --out pg-capture.db --reset',
 ]
 FENCE = re.compile(r"^(`{3,})(.*)$")
 DIRECTIVE = re.compile(r"^<!--\s*readme-test:\s*(.*?)\s*-->$")

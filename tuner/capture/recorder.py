@@ -16,8 +16,8 @@ a flush that fails keeps its numbers for the next one: capture never breaks the 
 (the failure is logged on the `tuner.capture` logger, or raised by an explicit flush()).
 
 The hooks a runtime calls (connect, pool, BatchWriter; see tuner.capture.__init__) are
-`recorder_for(capture, engine)` once per connection, `record()` per execution and `record(...,
-calls=n)` per executemany.
+`recorder_for(capture, engine)` once per connection, `skip()` then `add()` per execution (or
+`record()`, which does both) and `record(..., calls=n)` per executemany.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ import os
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -77,9 +78,13 @@ class Recorder:
         self._random = random.Random(seed).random
         self._clock = clock
         self._aggs: dict[str, Aggregate] = {}
+        #: raw text -> its shape's aggregate in this flush window (emptied at each flush)
+        self._by_text: dict[str, Aggregate] = {}
         self._shapes: dict[str, Shape] = {}
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
+        #: records from finalizers that found the lock held (see later())
+        self._later: deque[tuple[str, Any, float, int]] = deque()
         self._closed = False
         self._countdown = 1                         # the clock is read at the first record
         store.prepare(self.path, engine)            # a wrong file fails now, not at a flush
@@ -90,41 +95,90 @@ class Recorder:
     def record(self, sql: str, params: Any = None, seconds: float = 0.0, rows: int = -1,
                calls: int = 1) -> None:
         """Count one execution of `sql` (or `calls` of them, as executemany runs: `seconds`
-        and `rows` are then their totals and `params` one row's). `rows` < 0: unknown."""
-        every = self.every
-        if every > 1 and self._random() * every >= 1.0:
+        and `rows` are then their totals and `params` one row's). `rows` < 0: unknown.
+        With sampling, most calls return at once: `skip()`, then `add()`."""
+        if self.every > 1 and self._random() * self.every >= 1.0:
             return
-        shape = self._shapes.get(sql)
-        if shape is None:
-            shape = self._shape(sql)
-        per_call = seconds / calls                  # executemany: no single execution timed
-        bucket = int(per_call * 1e6).bit_length()
-        weight = calls * every
+        self.add(sql, params, seconds, rows, calls)
+
+    def skip(self) -> bool:
+        """True when sampling leaves the next execution out: a runtime asks before timing it,
+        and calls `add()` (not record) for the ones it times. Always False without sampling."""
+        return self.every > 1 and self._random() * self.every >= 1.0
+
+    def add(self, sql: str, params: Any = None, seconds: float = 0.0, rows: int = -1,
+            calls: int = 1) -> None:
+        """record() without the sampling draw: for an execution `skip()` let through (it
+        counts 1/sample times). One dict lookup per raw text finds its shape's aggregate."""
+        every = self.every
+        if calls == 1:
+            per_call, weight = seconds, every
+        else:                                       # executemany: no single execution timed
+            per_call, weight = seconds / calls, calls * every
+        bucket = int(per_call * 1e6).bit_length()   # < 64 for any time under 2^63 us
         with self._lock:
-            agg = self._aggs.get(shape.fingerprint)
+            agg = self._by_text.get(sql)
             if agg is None:
-                agg = self._aggs[shape.fingerprint] = Aggregate(
-                    shape.fingerprint, shape.kind, shape.text, shape.reads, shape.writes,
-                    time.time(), shape.error)
+                agg = self._aggregate(sql)
             agg.calls += weight
             agg.observed += calls
             agg.total_s += seconds * every
             if rows > 0:
                 agg.rows += rows * every
-            agg.latency[bucket] = agg.latency.get(bucket, 0) + weight
+            agg.latency[bucket] += weight
             if per_call > agg.max_s:
                 agg.max_s = per_call
                 agg.sample_sql = sql[:MAX_SAMPLE_SQL]
                 agg.sample_params = jsonable(params)
             self._countdown -= 1
-            due = False
-            if self._countdown <= 0:
-                self._countdown = self.check_every
-                due = self._clock() >= self._due and not self._closed
-                if due:
-                    self._due = float("inf")        # one thread flushes; flush() resets it
+            if self._countdown > 0:
+                return
+            self._countdown = self.check_every
+            due = self._clock() >= self._due and not self._closed
+            if due:
+                self._due = float("inf")            # one thread flushes; flush() resets it
+        if self._later:
+            self._drain()
         if due:
-            self._flush_quietly()
+            self.flush_quietly()
+
+    def later(self, sql: str, params: Any, seconds: float, rows: int) -> None:
+        """add(), from a finalizer (a cursor dropped before its last row): a finalizer may run
+        inside add() on this very thread (the garbage collector, at any allocation) while it
+        holds the lock, so while anyone holds it the record is queued, for the next add() or
+        flush() to take."""
+        if self._lock.locked():
+            self._later.append((sql, params, seconds, rows))
+        else:
+            self.add(sql, params, seconds, rows)
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                sql, params, seconds, rows = self._later.popleft()
+            except IndexError:
+                return
+            self.add(sql, params, seconds, rows)
+
+    def _aggregate(self, sql: str) -> Aggregate:
+        """Holding the lock: the aggregate of `sql`'s shape in this flush window, remembered
+        for the raw text (texts too long to cache are looked up by fingerprint each time). A
+        text never seen is normalized with the lock let go: a parse takes half a millisecond."""
+        shape = self._shapes.get(sql)
+        if shape is None:
+            self._lock.release()
+            try:
+                shape = self._shape(sql)
+            finally:
+                self._lock.acquire()
+        agg = self._aggs.get(shape.fingerprint)
+        if agg is None:
+            agg = self._aggs[shape.fingerprint] = Aggregate(
+                shape.fingerprint, shape.kind, shape.text, shape.reads, shape.writes,
+                time.time(), shape.error)
+        if len(sql) <= MAX_PARSE and len(self._by_text) < CACHE_SIZE:
+            self._by_text[sql] = agg
+        return agg
 
     def _shape(self, sql: str) -> Shape:
         """normalize(), remembered per raw text in this recorder (one dict lookup on the hot
@@ -147,8 +201,10 @@ class Recorder:
         number of statement shapes written. CaptureError if the file cannot be written (the
         numbers are kept for the next flush)."""
         with self._flush_lock:
+            self._drain()
             with self._lock:
                 aggs, self._aggs = self._aggs, {}
+                self._by_text = {}
                 self._due = self._clock() + self.flush_every
             if not aggs:
                 return 0
@@ -165,13 +221,16 @@ class Recorder:
     def _keep(self, aggs: dict[str, Aggregate]) -> None:
         """Put the numbers of a failed flush back, under what was recorded meanwhile."""
         with self._lock:
+            self._by_text = {}                      # it points at the newer aggregates
             for fp, agg in aggs.items():
                 newer = self._aggs.get(fp)
                 if newer is not None:
                     agg.absorb(newer)
                 self._aggs[fp] = agg
 
-    def _flush_quietly(self) -> None:
+    def flush_quietly(self) -> None:
+        """flush(), a failure logged on the `tuner.capture` logger rather than raised: what a
+        pool or a batch writer does at close (capture never breaks the application)."""
         try:
             self.flush()
         except CaptureError as exc:
@@ -193,8 +252,36 @@ class Recorder:
     def _forget_parent(self) -> None:
         """In a forked child: the aggregates so far are the parent's to flush."""
         self._aggs = {}
+        self._by_text = {}
+        self._later = deque()
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
+
+
+class Counted:
+    """The parameter rows of an executemany, counted as the driver consumes them, the first
+    one kept as the sample: `rows` goes to the driver, then `n` and `first` are known. A list
+    or tuple is passed on as it is; any other iterable through a generator."""
+
+    __slots__ = ("first", "n", "rows")
+
+    def __init__(self, seq: Iterable[Any]):
+        self.first: Any = None
+        self.n = 0
+        self.rows: Iterable[Any]
+        if isinstance(seq, (list, tuple)):
+            self.n = len(seq)
+            self.first = seq[0] if seq else None
+            self.rows = seq
+        else:
+            self.rows = self._each(seq)
+
+    def _each(self, seq: Iterable[Any]) -> Iterator[Any]:
+        for row in seq:
+            if not self.n:
+                self.first = row
+            self.n += 1
+            yield row
 
 
 def jsonable(value: Any, depth: int = 0) -> Any:
@@ -221,13 +308,22 @@ _SHARED_LOCK = threading.Lock()
 ENV = "TUNER_CAPTURE"
 
 
-def recorder_for(capture: str | Path | Recorder | None, engine: str, *,
-                 sample: float = 1.0) -> Recorder | None:
+#: What a runtime's `capture=` takes: a capture file's path, a Recorder, None ($TUNER_CAPTURE
+#: decides) or False (off, whatever $TUNER_CAPTURE says).
+CaptureArg = str | Path | Recorder | bool | None
+
+
+def recorder_for(capture: CaptureArg, engine: str, *, sample: float = 1.0) -> Recorder | None:
     """The Recorder a connection reports to: `capture` itself if it is one; else one shared
     per (file, engine) in this process, so every connection of a pool aggregates together and
-    flushes once; `capture=None` falls back on $TUNER_CAPTURE; None when neither is set."""
+    flushes once (`sample` applies when that one is made); `capture=None` falls back on
+    $TUNER_CAPTURE; None when neither is set, or when `capture` is False."""
     if isinstance(capture, Recorder):
         return capture
+    if capture is False:
+        return None
+    if capture is True:
+        raise CaptureError("capture=True", "capture= takes a file path (or None, or False)")
     target = capture if capture is not None else os.environ.get(ENV) or None
     if target is None:
         return None

@@ -27,6 +27,8 @@ from tuner.sqltext import source, statements
 from tuner.version import __version__
 
 FORMAT = "tuner-capture"
+#: Latency buckets an Aggregate counts in (bucket b: under 2^b microseconds; 64 covers any time).
+BUCKETS = 64
 VERSION = 1
 #: How long a flush waits for another process's flush before it gives up (seconds).
 BUSY_TIMEOUT = 10.0
@@ -71,7 +73,8 @@ class Aggregate:
     rows: int = 0
     sample_sql: str | None = None
     sample_params: Any = None
-    latency: dict[int, int] = field(default_factory=dict)
+    #: executions per bucket (a list, indexed by bucket: the recorder's hot path adds to it)
+    latency: list[int] = field(default_factory=lambda: [0] * BUCKETS)
 
     def absorb(self, other: Aggregate) -> None:
         """Add `other` (the same fingerprint) into this one, as the merge SQL does."""
@@ -83,8 +86,23 @@ class Aggregate:
             self.max_s, self.sample_sql = other.max_s, other.sample_sql
             self.sample_params = other.sample_params
         self.first_seen = min(self.first_seen, other.first_seen)
-        for bucket, n in other.latency.items():
-            self.latency[bucket] = self.latency.get(bucket, 0) + n
+        for bucket, n in enumerate(other.latency):
+            if n:
+                self.latency[bucket] += n
+
+
+@dataclass(frozen=True)
+class ServerStatement:
+    """One statement as a server's own statistics give it (PostgreSQL's pg_stat_statements):
+    its text with the server's placeholders (None: the server hides it from this role),
+    executions, total and slowest time (seconds), and rows returned or changed. What `tuner
+    capture --db` reads before normalizing."""
+
+    text: str | None
+    calls: int
+    total_s: float
+    max_s: float
+    rows: int
 
 
 # -- opening -----------------------------------------------------------------------------------
@@ -177,7 +195,7 @@ def merge(path: str | Path, engine: str, aggregates: Iterable[Aggregate],
     with _writing(Path(path), engine) as conn:
         conn.executemany(sql("merge_statement"), [_row(a, last_seen) for a in rows])
         conn.executemany(sql("merge_latency"), [(a.fingerprint, b, n) for a in rows
-                                                for b, n in sorted(a.latency.items())])
+                                                for b, n in enumerate(a.latency) if n])
         conn.executemany(sql("merge_unparsed"), [(a.fingerprint, a.error, a.sample_sql or "")
                                                  for a in rows if a.error is not None])
     return len(rows)

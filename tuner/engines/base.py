@@ -15,7 +15,8 @@ from typing import Any, Protocol
 
 from tuner.backup import Backup, Progress, RestoreResult
 from tuner.capture.access import Access
-from tuner.capture.store import Statement
+from tuner.capture.recorder import Recorder
+from tuner.capture.store import ServerStatement, Statement
 from tuner.changes import SetSetting
 from tuner.history import HistoryRow
 from tuner.model import Index, Profile, Query, Setting, State, View
@@ -240,11 +241,16 @@ class Engine(Protocol):
     #: tuner.BatchWriter can own this engine's writes (SQLite: one writer per database).
     batch_writes: bool
 
-    def connect(self, target: str, profile: Profile | None, **kwargs: Any) -> Any:
-        """One connection with the profile's per-connection settings applied and read back."""
+    def connect(self, target: str, profile: Profile | None, *, recorder: Recorder | None = None,
+                **kwargs: Any) -> Any:
+        """One connection with the profile's per-connection settings applied and read back;
+        with a `recorder`, every statement the application runs through it is reported to
+        it (capture), not the settings tuner applies."""
 
-    def pool(self, target: str, profile: Profile | None, **kwargs: Any) -> Any:
-        """A pool sized by the profile's `runtime.pool`, lending `reader()` and `writer()`."""
+    def pool(self, target: str, profile: Profile | None, *, recorder: Recorder | None = None,
+             **kwargs: Any) -> Any:
+        """A pool sized by the profile's `runtime.pool`, lending `reader()` and `writer()`;
+        with a `recorder`, every connection reports to it and `close()` flushes it."""
 
     # -- workload (tuner bench, tuner advise, tuner demo) ---------------------------------
     def bench_side(self, target: str, profile: Profile) -> Side:
@@ -269,3 +275,10 @@ class Engine(Protocol):
     def capture_access(self, target: str, statements: list[Statement]) -> dict[str, Access]:
         """How each captured read goes on `target` today (by fingerprint), read-only; a
         TunerError where the engine cannot tell yet (`tuner workload show --db`)."""
+
+    def server_statements(self, target: str, *, reset: bool) -> list[ServerStatement]:
+        """The statement statistics the server itself keeps for the database at `target`
+        (PostgreSQL: pg_stat_statements), each query's text as the server shows it; with
+        `reset`, those statistics are then reset for this database, so the next read starts
+        from zero (`tuner capture --db`). A TunerError in one line where the server keeps none
+        or they cannot be read, saying what to do (SQLite: the runtime captures)."""

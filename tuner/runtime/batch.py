@@ -15,6 +15,10 @@ acknowledged row survives a crash of the process (kill -9) but not a power loss 
 
 Names are checked against the live schema (pragma_table_xinfo) at the call and each statement
 shape is compiled once (EXPLAIN): a typo or a hostile name raises there, never later.
+
+Capture (`capture=PATH`, the pool's capture, or $TUNER_CAPTURE): each statement of a batch is
+one record of `calls=n` (its rows), timed around its executemany; the writer's own BEGIN,
+SAVEPOINT and COMMIT, and its schema checks, are not recorded. close() flushes the capture.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
+from tuner.capture.recorder import CaptureArg, Recorder, recorder_for
 from tuner.engines.lookup import engine_for, engine_named
 from tuner.errors import PoolTimeout, TunerError
 from tuner.render import render
@@ -54,6 +59,11 @@ from tuner.runtime.tickets import (
 BEGIN, SAVEPOINT = "BEGIN IMMEDIATE", "SAVEPOINT tuner_row"
 RELEASE, ROLLBACK_TO = "RELEASE tuner_row", "ROLLBACK TO tuner_row"
 _now = time.monotonic
+_perf = time.perf_counter
+# The base class's methods: the writer's statements are recorded per batch, by the writer, and
+# its transaction control not at all, even on a pool's capturing connection.
+_execute = sqlite3.Connection.execute
+_executemany = sqlite3.Connection.executemany
 log = logging.getLogger("tuner.runtime")
 
 
@@ -65,12 +75,15 @@ class BatchWriter:
     size, flush interval and queue size (rows; default 10 x batch size) come from the
     profile's `runtime.batch`; keyword arguments override. A full queue blocks a submit up to
     `submit_timeout` seconds, then raises QueueFull: nothing is ever dropped silently.
+    `capture=PATH` records each batch's statements (default: the pool's capture, else
+    $TUNER_CAPTURE; False: off), `sample=` of the batches.
     """
 
     def __init__(self, path: str | Path | None = None, profile: ProfileLike = None, *,
                  pool: Any = None, batch_size: int | None = None,
                  flush_interval: float | None = None, queue_size: int | None = None,
-                 submit_timeout: float = 30.0):
+                 submit_timeout: float = 30.0, capture: CaptureArg = None,
+                 sample: float = 1.0):
         if pool is not None:
             if path is not None or profile is not None:
                 raise BatchError("BatchWriter: give pool= or path/profile, not both")
@@ -99,13 +112,16 @@ class BatchWriter:
         if self.batch_size < 1 or self.queue_size < 1 or self.flush_interval <= 0:
             raise BatchError(f"BatchWriter: batch_size {self.batch_size} and queue_size "
                              f"{self.queue_size} must be >= 1, flush_interval > 0")
+        self.recorder: Recorder | None = (
+            pool.recorder if capture is None and pool is not None
+            else recorder_for(capture, "sqlite", sample=sample))
         # Names are checked in the caller's thread, on a read-only connection of their own.
         self._schema: sqlite3.Connection | None = connect(path, loaded, readonly=True,
-                                                          check_same_thread=False)
+                                                          check_same_thread=False, capture=False)
         self._own: sqlite3.Connection | None = None
         if pool is None:
             try:
-                self._own = connect(path, loaded, check_same_thread=False)
+                self._own = connect(path, loaded, check_same_thread=False, capture=False)
             except BaseException:
                 self._schema.close()
                 raise
@@ -325,6 +341,8 @@ class BatchWriter:
                     conn.close()
             self._schema = self._own = None
         _LIVE.discard(self)
+        if self.recorder is not None:
+            self.recorder.flush_quietly()
         if self._fatal is not None:
             self._refuse()
 
@@ -407,10 +425,16 @@ class BatchWriter:
         """One transaction for the batch, else row by row. COMMIT first, THEN resolve."""
         started = time.perf_counter()
         lease, conn = self._lease()
+        rec = self.recorder
         try:
             self._begin(conn)
             for run, _lo, rows in taken:
-                conn.executemany(run.sql, rows)
+                if rec is None:
+                    _executemany(conn, run.sql, rows)
+                else:
+                    t0 = _perf()
+                    changed = _executemany(conn, run.sql, rows).rowcount
+                    rec.record(run.sql, rows[0], _perf() - t0, changed, calls=len(rows))
             conn.commit()
             failures: list[Failure] = []
         except Exception:
@@ -446,17 +470,22 @@ class BatchWriter:
         """The slow path: each row under its own SAVEPOINT, the good ones committed. If the
         transaction itself fails (BEGIN, COMMIT, I/O), every row of the batch fails with it."""
         failures: list[Failure] = []
+        rec = self.recorder
         try:
             self._begin(conn)
             for item in taken:
+                t0, changed = _perf(), 0
                 for i, params in enumerate(item[2]):
-                    conn.execute(SAVEPOINT)
+                    _execute(conn, SAVEPOINT)
                     try:
-                        conn.execute(item[0].sql, params)
+                        changed += _execute(conn, item[0].sql, params).rowcount
                     except Exception as exc:
-                        conn.execute(ROLLBACK_TO)
+                        _execute(conn, ROLLBACK_TO)
                         failures.append((item, i, exc))
-                    conn.execute(RELEASE)
+                    _execute(conn, RELEASE)
+                if rec is not None and item[2]:
+                    rec.record(item[0].sql, item[2][0], _perf() - t0, changed,
+                               calls=len(item[2]))
             conn.commit()
         except Exception as exc:
             _rollback(conn)
@@ -480,7 +509,7 @@ class BatchWriter:
         busy_timeout) until close, so queued rows do not fail for a lock."""
         while True:
             try:
-                conn.execute(BEGIN)
+                _execute(conn, BEGIN)
                 return
             except sqlite3.OperationalError as exc:
                 if self._closed or not _is_busy(exc):

@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from tuner.capture.recorder import CaptureArg
 from tuner.errors import TunerError
 from tuner.runtime.batch import BatchWriter
 from tuner.runtime.targets import ConnectionPool, ProfileLike
@@ -31,10 +32,13 @@ PARTICIPANT_COLUMNS = ("event_id", "user_id", "status", "joined_at", "updated_at
 
 
 class BotStore:
-    """The bot's reads and writes, over one pool and one batch writer sized by the profile."""
+    """The bot's reads and writes, over one pool and one batch writer sized by the profile.
+    `capture=PATH` records every statement of both into a capture file (see tuner.capture;
+    None: $TUNER_CAPTURE decides)."""
 
-    def __init__(self, db: str | Path, profile: ProfileLike = None):
-        self.pool = ConnectionPool(db, profile)
+    def __init__(self, db: str | Path, profile: ProfileLike = None, *,
+                 capture: CaptureArg = None, sample: float = 1.0):
+        self.pool = ConnectionPool(db, profile, capture=capture, sample=sample)
         self.writer = BatchWriter(pool=self.pool)
 
     # -- writes: each returns a ticket; .result() waits for the commit ---------------------

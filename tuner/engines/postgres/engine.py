@@ -21,10 +21,11 @@ from typing import Any
 
 from tuner.backup import RestoreResult
 from tuner.capture.access import Access
-from tuner.capture.store import Statement
+from tuner.capture.recorder import Recorder
+from tuner.capture.store import ServerStatement, Statement
 from tuner.changes import SetSetting
 from tuner.engines.base import Say, StepSpec, Tune
-from tuner.engines.postgres import advise, bench, demo, restore, runtime
+from tuner.engines.postgres import advise, bench, capture, demo, restore, runtime
 from tuner.engines.postgres.conn import connect, driver, first_line, one, redact, to_psycopg
 from tuner.engines.postgres.inspect import (
     PgFacts,
@@ -349,13 +350,15 @@ class PostgresEngine:
     batch_writes = False
     pool_type: type = runtime.PgPool
 
-    def connect(self, target: str, profile: Profile | None, **kwargs: Any) -> Any:
+    def connect(self, target: str, profile: Profile | None, *, recorder: Recorder | None = None,
+                **kwargs: Any) -> Any:
         """A psycopg connection with the profile's per-session settings applied and read back."""
-        return runtime.connect(target, profile, **kwargs)
+        return runtime.connect(target, profile, recorder=recorder, **kwargs)
 
-    def pool(self, target: str, profile: Profile | None, **kwargs: Any) -> runtime.PgPool:
+    def pool(self, target: str, profile: Profile | None, *, recorder: Recorder | None = None,
+             **kwargs: Any) -> runtime.PgPool:
         """A psycopg_pool pool lending readers and writers."""
-        return runtime.PgPool(target, profile, **kwargs)
+        return runtime.PgPool(target, profile, recorder=recorder, **kwargs)
 
     # -- workload (tuner.engines.postgres.bench, .advise, .demo) -------------------------
     def bench_side(self, target: str, profile: Profile) -> Side:
@@ -386,6 +389,10 @@ class PostgresEngine:
     def capture_access(self, target: str, statements: list[Statement]) -> dict[str, Access]:
         """Not yet: captures are SQLite's so far."""
         raise TunerError(f"--db: explaining a {self.name} capture is not supported yet")
+
+    def server_statements(self, target: str, *, reset: bool) -> list[ServerStatement]:
+        """pg_stat_statements for this database (tuner.engines.postgres.capture)."""
+        return capture.server_statements(target, reset=reset)
 
 
 def _guc(name: str, gucs: Mapping[str, Guc]) -> Guc:

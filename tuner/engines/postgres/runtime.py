@@ -10,6 +10,9 @@ transaction rolled back and logged, and a stats snapshot.
 PostgreSQL has no single-writer lock (MVCC: writers block only on the rows they share), so
 unlike SQLite there is no dedicated writer connection: readers and writers share `size`
 connections. `reader()` lends one in read-only mode, so a write through it fails.
+
+With a capture Recorder, each connection's cursors report to it once the session settings are
+set (tuner.engines.postgres.capture); the pool's close() flushes it.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from tuner.capture.recorder import Recorder
+from tuner.engines.postgres.capture import capture
 from tuner.engines.postgres.conn import (
     INSTALL_HINT,
     apply_session,
@@ -47,11 +52,12 @@ def pool_driver() -> Any:
 
 
 def connect(url: str, profile: Profile | None = None, *, readonly: bool = False,
-            **kwargs: Any) -> psycopg.Connection:
+            recorder: Recorder | None = None, **kwargs: Any) -> psycopg.Connection:
     """Open a psycopg connection to `url` with the profile's per-session settings (contexts
     `user` and `superuser`) set and read back. `readonly=True` makes its transactions
     read-only. Not autocommit unless `autocommit=True` is passed, like psycopg.connect; other
-    keyword arguments go to psycopg.connect."""
+    keyword arguments go to psycopg.connect. With a `recorder`, the statements run through it
+    (not the settings) are reported to it."""
     loaded = profile
     where = redact(url)
     conn = pg_connect(url, autocommit=kwargs.pop("autocommit", False), **kwargs)
@@ -61,6 +67,7 @@ def connect(url: str, profile: Profile | None = None, *, readonly: bool = False,
         conn.close()
         raise
     conn.read_only = readonly
+    capture(conn, recorder)
     return conn
 
 
@@ -91,9 +98,10 @@ class PgPool:
     from the profile's `runtime.pool`; keyword arguments override."""
 
     def __init__(self, url: str, profile: Profile | None = None, *, size: int | None = None,
-                 timeout: float | None = None):
+                 timeout: float | None = None, recorder: Recorder | None = None):
         psycopg_pool = pool_driver()
         self.url = url
+        self.recorder = recorder
         self.where = redact(url)
         self.profile = profile
         options = self.profile.runtime.get("pool", {}) if self.profile else {}
@@ -136,6 +144,7 @@ class PgPool:
     def _configure(self, conn: psycopg.Connection) -> None:
         """psycopg_pool's configure hook: runs once on every new connection."""
         apply_session(conn, self.settings, self.where)
+        capture(conn, self.recorder)
 
     def _take(self, *, read_only: bool) -> psycopg.Connection:
         psycopg_pool = pool_driver()
@@ -188,8 +197,10 @@ class PgPool:
 
     def close(self) -> None:
         """Close the idle connections now and borrowed ones when they come back; borrowing
-        afterwards raises PoolClosed."""
+        afterwards raises PoolClosed. A capture's statements so far are flushed to its file."""
         self._pool.close()
+        if self.recorder is not None:
+            self.recorder.flush_quietly()
 
     def __enter__(self) -> PgPool:
         return self

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from tuner.capture.recorder import Recorder
+from tuner.engines.sqlite.capture import capture, factory_for
 from tuner.engines.sqlite.settings import PRAGMAS, pragma_sql, split_pragmas
 from tuner.errors import DatabaseError, TunerError
 from tuner.model import Profile, Setting
@@ -42,10 +44,13 @@ def configure(conn: sqlite3.Connection, settings: list[Setting], where: str = ""
 
 
 def connect(path: str | Path, profile: Profile | None = None, *, readonly: bool = False,
-            timeout: float | None = None, **kwargs: Any) -> sqlite3.Connection:
+            timeout: float | None = None, recorder: Recorder | None = None,
+            **kwargs: Any) -> sqlite3.Connection:
     """Open the SQLite database at `path` with every connection-scoped pragma of `profile`
-    applied and read back. `readonly=True` opens it read-only. Other keyword arguments go to
-    `sqlite3.connect`. An existing database is required: no file is ever created."""
+    applied and read back. `readonly=True` opens it read-only. With a `recorder`, every
+    statement run through the connection is reported to it (tuner.engines.sqlite.capture).
+    Other keyword arguments go to `sqlite3.connect`. An existing database is required: no
+    file is ever created."""
     loaded = profile
     p = Path(path)
     if not p.is_file():
@@ -54,6 +59,8 @@ def connect(path: str | Path, profile: Profile | None = None, *, readonly: bool 
     if timeout is None:
         busy = loaded.settings.get("busy_timeout") if loaded else None
         timeout = (busy / 1000) if busy is not None else 5.0
+    if recorder is not None:
+        kwargs["factory"] = factory_for(kwargs.get("factory"))
     try:
         conn = sqlite3.connect("file:" + quote(str(p.resolve())) + f"?mode={mode}", uri=True,
                                timeout=timeout, **kwargs)
@@ -64,4 +71,6 @@ def connect(path: str | Path, profile: Profile | None = None, *, readonly: bool 
     except BaseException:
         conn.close()
         raise
+    if recorder is not None:
+        capture(conn, recorder)     # after the pragmas: they are tuner's, not the application's
     return conn

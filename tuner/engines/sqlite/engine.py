@@ -14,7 +14,8 @@ from typing import Any
 
 from tuner.backup import RestoreResult
 from tuner.capture.access import Access
-from tuner.capture.store import Statement
+from tuner.capture.recorder import Recorder
+from tuner.capture.store import CaptureError, ServerStatement, Statement
 from tuner.changes import SetSetting
 from tuner.engines.base import Say, StepSpec, Tune
 from tuner.engines.sqlite import advise, bench, conn, demo, normalize, restore, runtime
@@ -260,13 +261,15 @@ class SQLiteEngine:
     batch_writes = True
     pool_type: type = runtime.ConnectionPool
 
-    def connect(self, target: str, profile: Profile | None, **kwargs: Any) -> sqlite3.Connection:
+    def connect(self, target: str, profile: Profile | None, *, recorder: Recorder | None = None,
+                **kwargs: Any) -> sqlite3.Connection:
         """An sqlite3 connection with the profile's connection pragmas applied and read back."""
-        return conn.connect(target, profile, **kwargs)
+        return conn.connect(target, profile, recorder=recorder, **kwargs)
 
-    def pool(self, target: str, profile: Profile | None, **kwargs: Any) -> runtime.ConnectionPool:
+    def pool(self, target: str, profile: Profile | None, *, recorder: Recorder | None = None,
+             **kwargs: Any) -> runtime.ConnectionPool:
         """Readers plus one serialized writer, sized by the profile."""
-        return runtime.ConnectionPool(target, profile, **kwargs)
+        return runtime.ConnectionPool(target, profile, recorder=recorder, **kwargs)
 
     # -- workload (tuner.engines.sqlite.bench, .advise, .demo) ----------------------------
     def bench_side(self, target: str, profile: Profile) -> Side:
@@ -297,6 +300,13 @@ class SQLiteEngine:
     def capture_access(self, target: str, statements: list[Statement]) -> dict[str, Access]:
         """EXPLAIN QUERY PLAN of each sample, under the read-only guard."""
         return bench.capture_access(target, statements)
+
+    def server_statements(self, target: str, *, reset: bool) -> list[ServerStatement]:
+        """None kept: SQLite has no server; the application's runtime captures."""
+        raise CaptureError(target, "SQLite keeps no statement statistics to read: capture on "
+                                   "SQLite is done by the application's runtime (tuner.connect, "
+                                   "ConnectionPool, BatchWriter with capture=PATH, or "
+                                   "TUNER_CAPTURE=PATH python app.py)")
 
 
 def _needs_vacuum(change: SetSetting) -> bool:

@@ -5,6 +5,8 @@ pool is built around that: `reader()` lends one of `size` read-only connections,
 lends the single writer connection to one thread at a time, so the application's own threads
 never fight over the write lock and never see SQLITE_BUSY storms from each other. Every
 connection gets the profile's per-connection pragmas, read back (see tuner.engines.sqlite.conn).
+With a `recorder` (capture), every connection reports the statements run through it to that
+one Recorder (tuner.engines.sqlite.capture), which `close()` flushes.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tuner.capture.recorder import Recorder
 from tuner.engines.sqlite.conn import connect
 from tuner.errors import PoolClosed, PoolTimeout, TunerError
 from tuner.model import Profile
@@ -61,12 +64,15 @@ class ConnectionPool:
     """A thread-safe, bounded pool for one SQLite database.
 
     `size` counts the readers (opened read-only); there is always one writer on top.
-    `size` and `timeout` come from the profile's `runtime.pool`; keyword arguments override."""
+    `size` and `timeout` come from the profile's `runtime.pool`; keyword arguments override.
+    `recorder`: the capture Recorder every connection reports to (None: no capture)."""
 
     def __init__(self, path: str | Path, profile: Profile | None = None, *,
-                 size: int | None = None, timeout: float | None = None):
+                 size: int | None = None, timeout: float | None = None,
+                 recorder: Recorder | None = None):
         self.path = Path(path)
         self.profile = profile
+        self.recorder = recorder
         settings = (self.profile.runtime.get("pool", {}) if self.profile else {})
         self.size = int(size if size is not None else settings.get("size", 8))
         self.timeout = float(timeout if timeout is not None else settings.get("timeout", 30))
@@ -166,7 +172,8 @@ class ConnectionPool:
     def _validated(self, slot: _Slot, *, readonly: bool) -> _Slot:
         """A cheap check for a connection idle a while; a broken one is replaced."""
         try:
-            slot.conn.execute("SELECT 1").fetchone()
+            # the base class's execute: the pool's own check is not the application's statement
+            sqlite3.Connection.execute(slot.conn, "SELECT 1").fetchone()
             return slot
         except (sqlite3.ProgrammingError, sqlite3.DatabaseError) as exc:
             log.warning("tuner pool: replacing a broken connection to %s: %s", self.path, exc)
@@ -205,7 +212,8 @@ class ConnectionPool:
                 self._cond.notify_all()
 
     def _open(self, *, readonly: bool) -> sqlite3.Connection:
-        conn = connect(self.path, self.profile, readonly=readonly, check_same_thread=False)
+        conn = connect(self.path, self.profile, readonly=readonly, check_same_thread=False,
+                       recorder=self.recorder)
         with self._cond:
             self._counts["created"] += 1
         return conn
@@ -224,7 +232,7 @@ class ConnectionPool:
 
     def close(self) -> None:
         """Close the idle connections now and borrowed ones when they come back; borrowing
-        afterwards raises PoolClosed."""
+        afterwards raises PoolClosed. A capture's statements so far are flushed to its file."""
         with self._cond:
             if self._closed:
                 return
@@ -237,6 +245,8 @@ class ConnectionPool:
             slot.conn.close()
         if writer is not None:
             writer.conn.close()
+        if self.recorder is not None:
+            self.recorder.flush_quietly()
 
     def __enter__(self) -> ConnectionPool:
         return self
