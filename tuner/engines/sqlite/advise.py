@@ -12,6 +12,7 @@ from typing import Any
 
 from tuner.engines.sqlite.bench import classify, explain, open_guarded
 from tuner.engines.sqlite.inspect import inspection_sql, open_readonly, read_state
+from tuner.engines.sqlite.writecost import WriteCost
 from tuner.model import Profile, Query, State, Table, key
 from tuner.render import render
 from tuner.workload.advise.model import MIN_GAIN, Advice, AdviseOptions, Gain
@@ -32,7 +33,8 @@ def advise(profile: Profile, db: str, options: AdviseOptions) -> Advice:
             conn.close()
         evaluator = SQLiteEvaluator(live, state)
         try:
-            return advise_with(profile, state, plans, evaluator, options.threshold, "sqlite")
+            return advise_with(profile, state, plans, evaluator, options.threshold, "sqlite",
+                               options.workload)
         finally:
             evaluator.close()
     finally:
@@ -49,6 +51,7 @@ class SQLiteEvaluator:
         self.scratch = Scratch(live, state, self.samples)
         self.stats: dict[Candidate, list[int]] = {}
         self.added: dict[str, Candidate] = {}
+        self.writes = WriteCost(live, state, self.samples.of)
 
     def candidates(self, use: TableUse, core: Shape, state: State) -> list[Candidate]:
         """The structure-based candidates, covering columns as trailing key columns."""
@@ -107,9 +110,14 @@ class SQLiteEvaluator:
         """`cand` with `extra` as trailing key columns (SQLite has no INCLUDE)."""
         return widened(cand, extra, include=False)
 
+    def write_cost(self, cand: Candidate) -> float:
+        """Seconds per written row, measured on a sample (tuner.engines.sqlite.writecost)."""
+        return self.writes.per_row(cand)
+
     def close(self) -> None:
-        """Close the scratch database."""
+        """Close the scratch databases."""
         self.scratch.close()
+        self.writes.close()
 
 
 # -- evaluating candidates in a schema-only scratch copy ---------------------------------------
