@@ -206,3 +206,27 @@ def test_parameters_and_names() -> None:
     assert query_name("SELECT count(*) FROM participants WHERE status = ? GROUP BY event_id",
                       "sqlite", set()) == "count_participants_by_status_per_event_id"
     assert query_name("SELECT * FROM tuner_x", "sqlite", set()) == "q_tuner_x"
+
+
+def test_a_captured_read_of_a_missing_table_is_left_out(capsys, tmp_path, db):
+    cap = tmp_path / "cap.db"
+    with Recorder(cap) as rec:
+        rec.record("SELECT * FROM gone WHERE x = ?", (1,), 0.5, 1)
+        rec.record(BY_EVENT, (3,), 0.5, 1)
+    profile = tmp_path / "p.yaml"
+    profile.write_text(HEAD, encoding="utf-8")
+    data = _advise(capsys, profile, db, cap)
+    assert [q["name"] for q in data["captured_queries"]] == ["participants_by_event_id"]
+    assert data["captured_queries"][0]["params"] == {"p1": 3}
+    assert any(n["query"] == "gone_by_x" and "has no table gone" in n["note"]
+               for n in data["notes"])
+
+
+def test_a_capture_of_another_engine_is_refused(capsys, tmp_path, db):
+    cap = tmp_path / "cap.db"
+    with Recorder(cap, engine="postgresql") as rec:
+        rec.record(BY_EVENT, (3,), 0.5, 1)
+    profile = tmp_path / "p.yaml"
+    profile.write_text(HEAD, encoding="utf-8")
+    r = run(capsys, "advise", profile, "--db", db, "--workload", cap)
+    assert r.code == 1 and "a capture of a postgresql database" in r.err

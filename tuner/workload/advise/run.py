@@ -27,7 +27,10 @@ def advise(profile: Profile, db: str, threshold: int = SCAN_THRESHOLD, *,
     if workload is None:
         return engine.advise(profile, str(db), AdviseOptions(threshold, create_extension))
     work = read_workload(workload, profile, engine.sql_dialect, only=only_workload)
+    tables = set(engine.inspect(str(db)).tables)
+    work.keep_readable(tables | {k.split(".")[-1] for k in tables})
     advised = replace(profile, queries=work.queries(profile))
     advice = engine.advise(advised, str(db), AdviseOptions(threshold, create_extension, work))
     advice.captured, advice.workload = list(work.reads), workload
+    advice.notes += work.skipped
     return advice

@@ -150,6 +150,7 @@ def flag_writes(evaluator: Evaluator, work: Workload, plans: Plans, state: State
             if line is None or q not in workload.weights:
                 continue
             users.append(q)
+            evaluator.explain(work.queries[q])     # the plan `visited` reads (PostgreSQL)
             try:
                 visited = evaluator.visited(work.queries[q], cand, line, work.shapes[q], True)
             except (KeyError, IndexError):

@@ -18,7 +18,6 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from tuner.capture.access import bindings
 from tuner.capture.normalize import normalize
 from tuner.capture.store import CaptureError, Statement, load_capture
 from tuner.model import Profile, Query, key
@@ -70,6 +69,23 @@ class WorkloadInput:
     weights: dict[str, Weight]
     writes: dict[str, TableWrites]
     only: bool = False
+    tables: dict[str, tuple[str, ...]] = field(default_factory=dict)   # query -> tables read
+    skipped: list[dict[str, str]] = field(default_factory=list)
+
+    def keep_readable(self, tables: set[str]) -> None:
+        """Leave out the captured reads of a table the database does not have (`tables`:
+        keys, bare or schema-qualified), noting why: they could not be explained."""
+        kept = []
+        for q in self.reads:
+            gone = [t for t in self.tables.get(q.name, ())
+                    if key(t) not in tables and key(t).split(".")[-1] not in tables]
+            if gone:
+                self.skipped.append({"query": q.name, "note": f"not advised on: the database "
+                                     f"has no table {', '.join(gone)} (captured: {q.sql})"})
+                self.weights.pop(q.name, None)
+            else:
+                kept.append(q)
+        self.reads = kept
 
     def queries(self, profile: Profile) -> tuple[Query, ...]:
         """The queries to advise on: the captured reads, after the declared ones unless
@@ -94,6 +110,7 @@ def read_workload(path: str, profile: Profile, dialect: str, *, only: bool = Fal
     read_time = sum(s.total_s for s in reads) or 1.0
     taken = {key(q.name) for q in profile.queries}
     queries: list[Query] = []
+    tables: dict[str, tuple[str, ...]] = {}
     for st in reads:
         if st.fingerprint in declared:
             weights[declared[st.fingerprint]] = Weight(st.calls, st.total_s)
@@ -105,6 +122,7 @@ def read_workload(path: str, profile: Profile, dialect: str, *, only: bool = Fal
             taken.add(key(query.name))
             queries.append(query)
             weights[query.name] = Weight(st.calls, st.total_s)
+            tables[query.name] = st.reads
     writes: dict[str, TableWrites] = {}
     for st in parsed:
         if st.kind in WRITE_KINDS:
@@ -117,7 +135,7 @@ def read_workload(path: str, profile: Profile, dialect: str, *, only: bool = Fal
                     tw.rows += rows
                 else:
                     tw.updates[sets] = tw.updates.get(sets, 0.0) + rows
-    return WorkloadInput(path, queries, weights, writes, only)
+    return WorkloadInput(path, queries, weights, writes, only, tables)
 
 
 def captured_query(st: Statement, dialect: str, taken: set[str]) -> Query | None:
@@ -128,12 +146,17 @@ def captured_query(st: Statement, dialect: str, taken: set[str]) -> Query | None
         sql, names = profile_params(text)
     except SQLSyntaxError:
         return None
-    bound = bindings(Statement(**{**st.__dict__, "sample_sql": text}))
-    values = list(bound.values()) if isinstance(bound, dict) else list(bound)
-    if isinstance(bound, dict):
-        params = {n: bound.get(n) for n in names}
-    else:
-        params = {n: (values[i] if i < len(values) else None) for i, n in enumerate(names)}
+    sample = st.sample_params
+    params: dict[str, Any] = {}
+    for n in names:
+        value = None
+        if isinstance(sample, dict):
+            value = sample.get(n)
+        elif isinstance(sample, list) and n[1:].isdigit() and n[0] == "p" \
+                and 0 < int(n[1:]) <= len(sample):
+            value = sample[int(n[1:]) - 1]
+        # A value the profile cannot hold (bytes, a list...) is bound as NULL.
+        params[n] = value if value is None or isinstance(value, (str, int, float)) else None
     return Query(query_name(st.text, dialect, taken), sql, params,
                  f"captured: {st.calls:,} calls, {st.total_s:.3f} s (tuner advise)")
 

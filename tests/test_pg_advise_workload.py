@@ -1,0 +1,60 @@
+"""`tuner advise --workload` on PostgreSQL with HypoPG: a hot captured read gets its index with
+the read saving and the modelled write cost in the reason, a rare read on a write-heavy table
+does not, and --write then apply leaves nothing to advise."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import psycopg
+import pytest
+from helpers import run
+
+from tuner import load_profile
+from tuner.capture import Recorder
+
+CASES_DIR = Path(__file__).resolve().parent / "advise_cases"
+BY_CUSTOMER = "SELECT id, total FROM orders WHERE customer_id = %s"
+BY_EMAIL = "SELECT id FROM customers WHERE email = %s"
+SIGN_UP = "INSERT INTO customers (id, email, name, country, created) VALUES (%s, %s, %s, %s, %s)"
+
+
+def test_workload_on_postgresql(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                pg_hypopg_url: str) -> None:
+    with psycopg.connect(pg_hypopg_url, autocommit=True) as conn:
+        conn.execute((CASES_DIR / "schema.sql").read_text(encoding="utf-8"))
+        conn.execute("VACUUM ANALYZE")
+    cap = tmp_path / "cap.db"
+    with Recorder(cap, engine="postgresql") as rec:
+        rec.record(BY_CUSTOMER, (42,), 0.004 * 5000, 3, calls=5000)
+        rec.record(BY_EMAIL, ("user7@example.com",), 0.5, 1)
+        rec.record(SIGN_UP, (1, "a@b", "A", "c1", 0), 30.0, 3_000_000, calls=3_000_000)
+    profile = tmp_path / "p.yaml"
+    profile.write_text("profile: shop\nversion: 1\nengine: postgresql\n", encoding="utf-8")
+    r = run(capsys, "advise", profile, "--db", pg_hypopg_url, "--workload", cap,
+            "--format", "json")
+    assert r.code == 0, r.err
+    data = json.loads(r.out)
+    assert [q["name"] for q in data["captured_queries"]] == ["orders_by_customer_id",
+                                                             "customers_by_email"]
+    [rec_] = data["recommendations"]
+    assert rec_["table"] == "orders" and rec_["columns"][0] == "customer_id"
+    assert "over the captured 5,000 calls of orders_by_customer_id" in rec_["reason"]
+    assert "costs nothing: the capture wrote no row of orders" in rec_["reason"]
+    [rejected] = data["not_recommended"]
+    assert rejected["table"] == "customers" and rejected["columns"][0] == "email"
+    assert "over 3,000,000 captured row writes into customers" in rejected["reason"]
+    assert rejected["write_cost_s"] > rejected["saving_s"]
+
+    r = run(capsys, "advise", profile, "--db", pg_hypopg_url, "--workload", cap, "--write")
+    assert r.code == 0, r.err
+    loaded = load_profile(profile)
+    assert loaded.queries[0].sql == "SELECT id, total FROM orders WHERE customer_id = :p1"
+    r = run(capsys, "apply", profile, "--db", pg_hypopg_url, "--yes", "--no-backup")
+    assert r.code == 0, r.err
+    r = run(capsys, "advise", profile, "--db", pg_hypopg_url, "--workload", cap,
+            "--format", "json")
+    again = json.loads(r.out)
+    assert again["recommendations"] == [] and again["captured_queries"] == []
+    assert [n["name"] for n in again["not_recommended"]] == [rejected["name"]]
