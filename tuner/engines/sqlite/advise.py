@@ -31,7 +31,8 @@ def advise(profile: Profile, db: str, options: AdviseOptions) -> Advice:
             plans = {q.name: explain(conn, guard, q) for q in profile.queries}
         finally:
             conn.close()
-        evaluator = SQLiteEvaluator(live, state)
+        cache = profile.settings.get("cache_size")
+        evaluator = SQLiteEvaluator(live, state, cache if isinstance(cache, int) else None)
         try:
             return advise_with(profile, state, plans, evaluator, options.threshold, "sqlite",
                                options.workload)
@@ -43,15 +44,17 @@ def advise(profile: Profile, db: str, options: AdviseOptions) -> Advice:
 
 class SQLiteEvaluator:
     """Candidates tried in the scratch database: one CREATE INDEX on empty tables plus one
-    sampled sqlite_stat1 row each (tuner.workload.advise.Evaluator)."""
+    sampled sqlite_stat1 row each (tuner.workload.advise.Evaluator). `cache_size`: the
+    profile's `cache_size` pragma, which the write-cost measurement scales."""
 
-    def __init__(self, live: sqlite3.Connection, state: State) -> None:
+    def __init__(self, live: sqlite3.Connection, state: State,
+                 cache_size: int | None = None) -> None:
         self.live, self.state = live, state
         self.samples = Samples(live)
         self.scratch = Scratch(live, state, self.samples)
         self.stats: dict[Candidate, list[int]] = {}
         self.added: dict[str, Candidate] = {}
-        self.writes = WriteCost(live, state, self.samples.of)
+        self.writes = WriteCost(live, state, self.samples.of, cache_size)
 
     def candidates(self, use: TableUse, core: Shape, state: State) -> list[Candidate]:
         """The structure-based candidates, covering columns as trailing key columns."""
