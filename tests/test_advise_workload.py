@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from helpers import run, sha
 
 from tuner import load_profile
@@ -20,6 +21,7 @@ from tuner.workload.advise.workload import profile_params, query_name
 
 BY_EVENT = "SELECT id, user_id, status FROM participants WHERE event_id = ?"
 BY_ACTOR = "SELECT id, action FROM audit WHERE actor = ?"
+SORTED = "SELECT id, user_id FROM participants WHERE event_id = ? ORDER BY user_id"
 JOIN = "INSERT INTO participants (event_id, user_id, status) VALUES (?, ?, ?)"
 LOG = "INSERT INTO audit (actor, action, at) VALUES (?, ?, ?)"
 HEAD = "profile: shop\nversion: 1\nengine: sqlite\n"
@@ -136,7 +138,7 @@ def test_an_index_only_written_is_flagged(capsys, tmp_path, db):
 
 
 def test_same_advice_before_and_after_apply_and_no_own_index_flagged(capsys, tmp_path, db):
-    cap = capture(db, tmp_path / "cap.db", reads={BY_EVENT: 100, BY_ACTOR: 100},
+    cap = capture(db, tmp_path / "cap.db", reads={SORTED: 100, BY_ACTOR: 100},
                   writes={JOIN: 1000})
     profile = tmp_path / "p.yaml"
     profile.write_text(HEAD + "indexes:\n  - name: participants_event\n    table: participants"
@@ -154,7 +156,9 @@ def test_same_advice_before_and_after_apply_and_no_own_index_flagged(capsys, tmp
 
     for part in ("recommendations", "not_recommended", "flags"):
         assert names(before, part) == names(after, part), part
-    assert [r["table"] for r in before["recommendations"]] == ["audit"]
+    # A wider index for the sorted read, beside the profile's own, which is never flagged.
+    assert sorted((r["table"], tuple(r["columns"][:2])) for r in before["recommendations"]) \
+        == [("audit", ("actor",)), ("participants", ("event_id", "user_id"))]
     assert not any(f["index"] == "participants_event" for f in before["flags"] + after["flags"])
 
 
@@ -189,6 +193,11 @@ def test_only_workload_replaces_the_declared_queries(capsys, tmp_path, db):
     assert {p["query"] for p in data["problems"]} == {"participants_by_event_id"}
     data = _advise(capsys, profile, db, cap)
     assert {p["query"] for p in data["problems"]} == {"participants_by_event_id", "by_actor"}
+    r = run(capsys, "advise", profile, "--db", db, "--workload", cap, "--format", "yaml")
+    assert r.code == 0, r.err
+    pasted = yaml.safe_load(r.out)
+    assert [q["name"] for q in pasted["queries"]] == ["participants_by_event_id"]
+    assert {i["table"] for i in pasted["indexes"]} == {"participants", "audit"}
     r = run(capsys, "advise", profile, "--db", db, "--only-workload")
     assert r.code == 1 and "--only-workload needs --workload" in r.err
 

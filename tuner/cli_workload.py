@@ -45,7 +45,7 @@ from tuner.report import (
 from tuner.version import __version__
 from tuner.workload.advise.run import advise
 from tuner.workload.advise.workload import as_profile_query
-from tuner.workload.advise.write import indexes_block, write_advice
+from tuner.workload.advise.write import indexes_block, queries_block, write_advice
 from tuner.workload.bench.html import bench_html
 from tuner.workload.bench.run import bench, bench_compare, database_scoped
 from tuner.workload.check import check
@@ -285,6 +285,8 @@ def advise_cmd(profile: str, db: str, scan_threshold: int, fmt: str, write: bool
     elif fmt == "yaml":
         out(f"# Advised from {redact(db)} by tuner {__version__}.")
         out(indexes_block([r.as_profile() for r in recs], [r.notes() for r in recs]))
+        if queries:
+            out(queries_block(queries))
     else:
         out(advise_text(advice, redact(db)))
     if write:

@@ -95,6 +95,11 @@ def indexes_block(entries: list[dict[str, Any]], notes: list[list[str]]) -> str:
     return "indexes:\n" + _items(entries, notes, "  ", "\n")
 
 
+def queries_block(entries: list[dict[str, Any]]) -> str:
+    """A ready-to-paste `queries:` block: the captured reads --write adds."""
+    return "queries:\n" + _items(entries, [[] for _ in entries], "  ", "\n")
+
+
 # -- finding the spans ---------------------------------------------------------------------
 def _top(root: yaml.Node) -> dict[str, tuple[yaml.Node, yaml.Node]]:
     return {k.value: (k, v) for k, v in root.value if isinstance(k, yaml.ScalarNode)}
