@@ -106,6 +106,7 @@ def test_a_hot_scanning_read_gets_an_index_with_both_figures(capsys, tmp_path, d
     assert "saves ~" in reason and "over the captured 200 calls of participants_by_event_id" \
         in reason
     assert "costs ~" in reason and "over 500 captured row writes into participants" in reason
+    assert recs[0]["saving_s"] > recs[0]["write_cost_s"] > 0
     assert data["not_recommended"] == []
     assert sha(db) == digest                                    # advise never writes
 

@@ -39,6 +39,8 @@ class Recommendation:
     include: tuple[str, ...] = ()
 
     declared: str | None = None        # the profile already declares it under this name
+    #: With a captured workload: {"saving_s", "write_cost_s"} over the captured period.
+    figures: dict[str, float] | None = None
 
     def as_profile(self) -> dict[str, Any]:
         """The entry for a profile's `indexes:` list (the reason goes in `notes`)."""
@@ -57,9 +59,10 @@ class Recommendation:
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON form."""
-        return {"name": self.name, "table": self.table, "columns": list(self.columns),
-                "include": list(self.include), "where": self.where, "queries": self.queries,
-                "reason": self.reason, "declared": self.declared}
+        out = {"name": self.name, "table": self.table, "columns": list(self.columns),
+               "include": list(self.include), "where": self.where, "queries": self.queries,
+               "reason": self.reason, "declared": self.declared}
+        return {**out, **self.figures} if self.figures is not None else out
 
 
 @dataclass

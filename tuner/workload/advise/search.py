@@ -82,6 +82,7 @@ def advise_with(profile: Profile, state: State, plans: dict[str, list[PlanLine]]
                      state, threshold)
     advice = Advice(pending=[i.name for k, i in state.indexes.items() if k not in live.indexes])
     bad = work.problems(plans)
+    problems = dict(bad)                    # on the live plans, for weigh
     advice.problems = [p for ps in bad.values() for p in ps]
     advice.notes = [{"query": q, "note": shape.note} for q, shape in work.shapes.items()
                     if shape.note and q in bad]
@@ -89,9 +90,9 @@ def advise_with(profile: Profile, state: State, plans: dict[str, list[PlanLine]]
     taken = {key(n) for n in state.indexes} | {key(i.name) for i in profile.indexes}
     chosen = _search(evaluator, work, plans, bad, taken)
     widen(evaluator, work, chosen, plans, taken)
-    texts: dict[str, str] = {}
+    texts: dict[str, tuple[str, float, float]] = {}
     if workload:
-        chosen, advice.rejected, texts = weigh(evaluator, work, chosen, state, workload)
+        chosen, advice.rejected, texts = weigh(evaluator, chosen, state, workload, problems)
     advice.recommendations = _recommend(chosen, state, texts)
     _mark_declared(advice.recommendations, profile)
     advice.flags = _flags(state, plans, bool(profile.queries)) + write_flags
@@ -276,8 +277,8 @@ def _merge_prefixes(chosen: list[Verdict]) -> list[Verdict]:
     return kept
 
 
-def _recommend(chosen: list[Verdict], state: State, texts: dict[str, str]
-               ) -> list[Recommendation]:
+def _recommend(chosen: list[Verdict], state: State,
+               texts: dict[str, tuple[str, float, float]]) -> list[Recommendation]:
     recs = []
     for v in chosen:
         served = sorted(v.served)
@@ -290,11 +291,14 @@ def _recommend(chosen: list[Verdict], state: State, texts: dict[str, str]
                        for g in gains[:1] if g.cost)
         reason = f"about {worst:,.0f} {rows} visited instead of ~{nrow:,}{cost} ({fixes})"
         reason += "".join(f"; {note}" for note in v.notes)
+        figures = None
         if v.name in texts:
-            reason += f"; {texts[v.name]}"
+            text, saving, write_s = texts[v.name]
+            reason += f"; {text}"
+            figures = {"saving_s": saving, "write_cost_s": write_s}
         recs.append(Recommendation(v.name, v.cand.table, v.cand.columns,
                                    v.cand.where.sql if v.cand.where else None, served, reason,
-                                   v.cand.include))
+                                   v.cand.include, figures=figures))
     return recs
 
 

@@ -38,10 +38,20 @@ def secs(x: float) -> str:
     return f"{x * 1e6:.2g} µs" if x < 1e-5 else f"{x * 1e6:.0f} µs"
 
 
-def _share(gain: Gain, rows: int) -> float:
-    """The share of a query's work an index removes, from the evaluator's estimate."""
+#: The share of a query's time assumed saved where the evaluator has no estimated cost and the
+#: query did not scan the table before (SQLite: the index removes a sort or the table lookups
+#: of a query that already searched another index): half.
+NO_SCAN_SHARE = 0.5
+
+
+def _share(gain: Gain, rows: int, scanned: bool) -> float:
+    """The share of a query's work an index removes, from the evaluator's estimate: the
+    estimated cost before and after, else the rows visited against the table's rows when the
+    query scanned the table, else NO_SCAN_SHARE."""
     if gain.cost and gain.cost[0] > 0:
         return max(0.0, 1.0 - gain.cost[1] / gain.cost[0])
+    if not scanned:
+        return NO_SCAN_SHARE
     return max(0.0, 1.0 - gain.visited / rows) if rows else 0.0
 
 
@@ -66,16 +76,20 @@ def _cost_text(cost: float, rows: float, per_row: float, table: str) -> str:
             f"(~{secs(per_row)} per row)")
 
 
-def weigh(evaluator: Evaluator, work: Workload, chosen: list[Verdict], state: State,
-          workload: WorkloadInput) -> tuple[list[Verdict], list[dict[str, Any]], dict[str, str]]:
-    """(the verdicts worth their writes, the rejected ones as JSON-ready entries, the cost
-    text to add to each kept verdict's reason, by index name)."""
+def weigh(evaluator: Evaluator, chosen: list[Verdict], state: State,
+          workload: WorkloadInput, problems: dict[str, list[dict[str, Any]]]
+          ) -> tuple[list[Verdict], list[dict[str, Any]], dict[str, tuple[str, float, float]]]:
+    """(the verdicts worth their writes, the rejected ones as JSON-ready entries, for each
+    kept verdict by index name: the text to add to its reason, its saving and its cost).
+    `problems`: each query's problems on the live plans (did it scan the table?)."""
     kept, rejected, texts = [], [], {}
     for v in chosen:
         rows = state.tables[key(v.cand.table)].rows or 0
         weighted = [q for q in sorted(v.served) if q in workload.weights]
-        saving = sum(workload.weights[q].total_s * _share(v.served[q][0], rows)
-                     for q in weighted)
+        saving = sum(workload.weights[q].total_s * _share(
+            v.served[q][0], rows, any(p["kind"] == "scan" and key(p["table"] or "")
+                                      == key(v.cand.table) for p in problems.get(q, [])))
+            for q in weighted)
         calls = sum(workload.weights[q].calls for q in weighted)
         cost, written, per_row = write_cost(evaluator, v.cand, workload.writes)
         unweighted = [q for q in v.served if q not in workload.weights]
@@ -87,7 +101,7 @@ def weigh(evaluator: Evaluator, work: Workload, chosen: list[Verdict], state: St
             if unweighted:
                 text += f"; serves {', '.join(sorted(unweighted))} (declared, not in the capture)"
             kept.append(v)
-            texts[v.name] = text
+            texts[v.name] = (text, saving, cost)
             continue
         evaluator.remove(v.shown)
         rejected.append({"name": v.name, "table": v.cand.table,
