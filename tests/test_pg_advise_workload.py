@@ -58,3 +58,38 @@ def test_workload_on_postgresql(capsys: pytest.CaptureFixture[str], tmp_path: Pa
     again = json.loads(r.out)
     assert again["recommendations"] == [] and again["captured_queries"] == []
     assert [n["name"] for n in again["not_recommended"]] == [rejected["name"]]
+
+
+def test_same_advice_before_and_after_apply_on_postgresql(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, pg_hypopg_url: str) -> None:
+    """The profile's unbuilt index is a hypothetical one named as the profile names it: the
+    plans use it, so it is neither recommended again nor flagged as unused."""
+    with psycopg.connect(pg_hypopg_url, autocommit=True) as conn:
+        conn.execute((CASES_DIR / "schema.sql").read_text(encoding="utf-8"))
+        conn.execute("VACUUM ANALYZE")
+    cap = tmp_path / "cap.db"
+    with Recorder(cap, engine="postgresql") as rec:
+        rec.record(BY_CUSTOMER, (42,), 0.004 * 5000, 3, calls=5000)
+        rec.record(BY_EMAIL, ("user7@example.com",), 0.5, 1)
+    profile = tmp_path / "p.yaml"
+    profile.write_text("profile: shop\nversion: 1\nengine: postgresql\nindexes:\n"
+                       "  - name: orders_customer\n    table: orders\n"
+                       "    columns: [customer_id]\n", encoding="utf-8")
+
+    def advised() -> dict:
+        r = run(capsys, "advise", profile, "--db", pg_hypopg_url, "--workload", cap,
+                "--format", "json")
+        assert r.code == 0, r.err
+        return json.loads(r.out)
+
+    before = advised()
+    assert before["pending"] == ["orders_customer"]
+    r = run(capsys, "apply", profile, "--db", pg_hypopg_url, "--yes", "--no-backup")
+    assert r.code == 0, r.err
+    after = advised()
+    assert after["pending"] == []
+    for part in ("recommendations", "not_recommended", "flags"):
+        assert [(x.get("name") or x.get("index"), x.get("table")) for x in before[part]] == \
+            [(x.get("name") or x.get("index"), x.get("table")) for x in after[part]], part
+    assert [r["table"] for r in before["recommendations"]] == ["customers"]
+    assert not any(f["index"] == "orders_customer" for f in before["flags"] + after["flags"])
