@@ -240,3 +240,17 @@ def test_a_capture_of_another_engine_is_refused(capsys, tmp_path, db):
     profile.write_text(HEAD, encoding="utf-8")
     r = run(capsys, "advise", profile, "--db", db, "--workload", cap)
     assert r.code == 1 and "a capture of a postgresql database" in r.err
+
+
+def test_an_unbuilt_index_advise_cannot_try_is_noted(capsys, tmp_path, db):
+    profile = tmp_path / "p.yaml"
+    profile.write_text(HEAD + "indexes:\n  - name: open_participants\n    table: participants\n"
+                       "    columns: [event_id]\n    where: status IN ('a', 'b')\n"
+                       "queries:\n  - name: q\n    sql: SELECT id FROM participants WHERE "
+                       "user_id = :u\n    params: {u: 1}\n", encoding="utf-8")
+    r = run(capsys, "advise", profile, "--db", db, "--format", "json")
+    assert r.code == 0, r.err
+    data = json.loads(r.out)
+    assert data["pending"] == []
+    assert any("index open_participants: declared but not built, and advise cannot try it"
+               in n["note"] for n in data["notes"])

@@ -366,7 +366,7 @@ def advise_text(advice: Any, db: str) -> str:
     else:
         lines.append("No index to recommend.")
     for n in advice.notes:
-        lines.append(f"  {n['query']}: {n['note']}")
+        lines.append(f"  {n['query']}: {n['note']}" if n["query"] else f"  {n['note']}")
     if advice.rejected:
         lines.append(f"Not recommended (the writes in {advice.workload} cost more):")
         for r in advice.rejected:

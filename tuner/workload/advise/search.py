@@ -76,7 +76,7 @@ def advise_with(profile: Profile, state: State, plans: dict[str, list[PlanLine]]
     The profile's own indexes are put in place first where the database lacks them, so the
     advice is the same before and after `tuner apply`."""
     live = state
-    state, plans = _declared_in_place(profile, state, plans, evaluator)
+    state, plans, unplaced = _declared_in_place(profile, state, plans, evaluator)
     work = Workload({q.name: q for q in profile.queries},
                      {q.name: parse_query(q.sql, state, dialect) for q in profile.queries},
                      state, threshold)
@@ -86,6 +86,10 @@ def advise_with(profile: Profile, state: State, plans: dict[str, list[PlanLine]]
     advice.problems = [p for ps in bad.values() for p in ps]
     advice.notes = [{"query": q, "note": shape.note} for q, shape in work.shapes.items()
                     if shape.note and q in bad]
+    advice.notes += [{"query": None, "note": f"index {name}: declared but not built, and "
+                      "advise cannot try it (an expression, a WHERE other than column = "
+                      "constant, or a method other than B-tree): advised on as if absent"}
+                     for name in unplaced]
     write_flags = flag_writes(evaluator, work, plans, state, workload) if workload else []
     taken = {key(n) for n in state.indexes} | {key(i.name) for i in profile.indexes}
     chosen = _search(evaluator, work, plans, bad, taken)
@@ -100,28 +104,33 @@ def advise_with(profile: Profile, state: State, plans: dict[str, list[PlanLine]]
 
 
 def _declared_in_place(profile: Profile, state: State, plans: dict[str, list[PlanLine]],
-                       evaluator: Evaluator) -> tuple[State, dict[str, list[PlanLine]]]:
+                       evaluator: Evaluator
+                       ) -> tuple[State, dict[str, list[PlanLine]], list[str]]:
     """The state and plans with the profile's indexes the database lacks put in place as
     candidates (the ones a candidate can express: plain columns, a `column = constant` WHERE),
-    their plan lines naming them as the profile does."""
+    their plan lines naming them as the profile does; and the names of those it could not
+    put in place."""
     shown: dict[str, str] = {}
+    unplaced: list[str] = []
     added = dict(state.indexes)
     for index in profile.indexes:
         cand = index_candidate(index)
-        if key(index.name) in state.indexes or key(index.table) not in state.tables \
-                or cand is None:
+        if key(index.name) in state.indexes or key(index.table) not in state.tables:
+            continue
+        if cand is None:
+            unplaced.append(index.name)
             continue
         as_shown = evaluator.add(cand, index.name)
         if as_shown is not None:
             shown[as_shown] = index.name
             added[key(index.name)] = index
     if not shown:
-        return state, plans
+        return state, plans, unplaced
     renamed = {q: [replace(ln, index=shown.get(ln.index or "", ln.index),
                            detail=_renamed(ln.detail, shown))
                    for ln in evaluator.baseline(query)]
                for q, query in ((q.name, q) for q in profile.queries)}
-    return replace(state, indexes=added), renamed
+    return replace(state, indexes=added), renamed, unplaced
 
 
 def _renamed(detail: str, shown: dict[str, str]) -> str:
