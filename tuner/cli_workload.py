@@ -44,7 +44,8 @@ from tuner.report import (
 )
 from tuner.version import __version__
 from tuner.workload.advise.run import advise
-from tuner.workload.advise.write import indexes_block, write_advice
+from tuner.workload.advise.workload import as_profile_query
+from tuner.workload.advise.write import indexes_block, queries_block, write_advice
 from tuner.workload.bench.html import bench_html
 from tuner.workload.bench.run import bench, bench_compare, database_scoped
 from tuner.workload.check import check
@@ -247,8 +248,16 @@ def check_cmd(profile: str, db: str, fleet: FleetArgs | None, scan_threshold: in
 @click.option("--create-extension", is_flag=True,
               help="PostgreSQL: run CREATE EXTENSION hypopg in the database if the server has "
                    "HypoPG but the database does not (otherwise advise stops and says so).")
+@click.option("--workload", "capture", metavar="CAPTURE", type=click.Path(dir_okay=False),
+              help="A capture file (tuner capture): its top reads, weighted by captured time, "
+                   "join the declared queries, and its writes give each index a maintenance "
+                   "cost; an index is recommended only where the read time it saves exceeds "
+                   "its write cost. With --write, the captured reads are added as `queries:`.")
+@click.option("--only-workload", is_flag=True,
+              help="With --workload: advise on the captured reads only, not the declared "
+                   "queries.")
 def advise_cmd(profile: str, db: str, scan_threshold: int, fmt: str, write: bool,
-               create_extension: bool) -> None:
+               create_extension: bool, capture: str | None, only_workload: bool) -> None:
     """Recommend indexes for PROFILE's declared queries, and flag indexes that earn nothing.
 
     Read-only on the database: each query is only EXPLAINed, read-only. Candidates are never
@@ -262,20 +271,27 @@ def advise_cmd(profile: str, db: str, scan_threshold: int, fmt: str, write: bool
     except OSError:
         original = b""                              # load_profile names the problem
     loaded = load_profile(profile)
-    if not loaded.queries:
-        raise TunerError(f"{profile}: profile {loaded.name} declares no queries to advise on")
-    advice = advise(loaded, db, scan_threshold, create_extension=create_extension)
+    if only_workload and not capture:
+        raise TunerError("--only-workload needs --workload CAPTURE")
+    if not loaded.queries and not capture:
+        raise TunerError(f"{profile}: profile {loaded.name} declares no queries to advise on "
+                         "(pass --workload CAPTURE to advise on a captured workload)")
+    advice = advise(loaded, db, scan_threshold, create_extension=create_extension,
+                    workload=capture, only_workload=only_workload)
     recs = advice.to_write()
+    queries = [as_profile_query(q) for q in advice.captured]
     if fmt == "json":
         out(json.dumps(advice.as_dict(), indent=2))
     elif fmt == "yaml":
         out(f"# Advised from {redact(db)} by tuner {__version__}.")
         out(indexes_block([r.as_profile() for r in recs], [r.notes() for r in recs]))
+        if queries:
+            out(queries_block(queries))
     else:
         out(advise_text(advice, redact(db)))
     if write:
         written = write_advice(profile, original, [r.as_profile() for r in recs],
-                               [r.notes() for r in recs])
+                               [r.notes() for r in recs], queries)
         note(advise_written_text(written, advice))
 
 

@@ -341,8 +341,12 @@ def check_text(report: Any, db: str) -> str:
 def advise_text(advice: Any, db: str) -> str:
     """`tuner advise` for people: problems, recommended indexes with reasons, flagged ones."""
     lines = []
+    if advice.pending:
+        lines.append(f"Declared in the profile, not built yet (tuner apply builds them), advised "
+                     f"on as if built: {', '.join(advice.pending)}.")
     if advice.problems:
-        lines.append(f"Problems in the declared queries on {db}:")
+        which = "declared and captured" if advice.workload else "declared"
+        lines.append(f"Problems in the {which} queries on {db}:")
         for p in advice.problems:
             size = f" (~{p['rows']:,} rows)" if p.get("rows") is not None else ""
             lines.append(f"  {p['query']}: {p['plan']}{size}")
@@ -362,7 +366,15 @@ def advise_text(advice: Any, db: str) -> str:
     else:
         lines.append("No index to recommend.")
     for n in advice.notes:
-        lines.append(f"  {n['query']}: {n['note']}")
+        lines.append(f"  {n['query']}: {n['note']}" if n["query"] else f"  {n['note']}")
+    if advice.rejected:
+        lines.append(f"Not recommended (the writes in {advice.workload} cost more):")
+        for r in advice.rejected:
+            lines.append(f"  {r['name']} ON {r['table']}({', '.join(r['columns'])})")
+            lines.append(f"    why: {r['reason']}")
+    if advice.captured:
+        lines.append(f"Captured reads advised on (from {advice.workload}):")
+        lines += [f"  {q.name}: {q.sql}" for q in advice.captured]
     if advice.flags:
         lines.append("Existing indexes that earn nothing:")
         lines += [f"  {f['reason']}" for f in advice.flags]
@@ -373,12 +385,15 @@ def advise_written_text(written: Any, advice: Any) -> str:
     """What `tuner advise --write` did to the profile file."""
     declared = [r.declared for r in advice.recommendations if r.declared]
     lines = []
+    if written.queries:
+        lines.append(f"Wrote {len(written.queries)} captured read(s) to {written.path}'s "
+                     f"queries: ({', '.join(written.queries)}), so bench and check watch them.")
     if written.added:
         lines.append(f"Wrote {len(written.added)} index{'es' if len(written.added) > 1 else ''}"
                      f" to {written.path} ({', '.join(written.added)}); version "
                      f"{written.old_version} -> {written.new_version}. Review it, then run "
                      "tuner plan.")
-    else:
+    elif not written.queries:
         lines.append(f"Nothing to add: {written.path} left unchanged.")
     if declared:
         lines.append(f"Already declared, not yet applied: {', '.join(declared)}.")

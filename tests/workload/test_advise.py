@@ -169,7 +169,7 @@ def test_json_shape(capsys: pytest.CaptureFixture[str], tmp_path: Path, db: Path
     r = run(capsys, "advise", _profile(tmp_path / "p.yaml"), "--db", db, "--format", "json")
     assert r.code == 0, r.err
     data = json.loads(r.out)
-    assert set(data) == {"problems", "recommendations", "flags", "notes"}
+    assert set(data) == {"problems", "recommendations", "flags", "notes", "pending"}
     assert {"query", "kind", "table", "rows", "plan"} <= set(data["problems"][0])
     assert set(data["recommendations"][0]) == {"name", "table", "columns", "include", "where",
                                                "queries", "reason", "declared"}

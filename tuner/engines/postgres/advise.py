@@ -41,6 +41,7 @@ from tuner.engines.postgres import runtime
 from tuner.engines.postgres.bench import plan_lines, relation_name
 from tuner.engines.postgres.conn import connect, driver, first_line, one, redact, to_psycopg
 from tuner.engines.postgres.inspect import display_name, split_name
+from tuner.engines.postgres.writecost import per_row_cost
 from tuner.errors import DatabaseError, TunerError
 from tuner.model import Profile, Query, State, key
 from tuner.render import render
@@ -76,7 +77,8 @@ def advise(profile: Profile, url: str, options: AdviseOptions,
         plans = {q.name: evaluator.baseline(q) for q in profile.queries}
         _require_statistics(evaluator, plans, url)
         state = replace(state, stats=evaluator.index_stats(state))
-        return advise_with(profile, state, plans, evaluator, options.threshold, "postgres")
+        return advise_with(profile, state, plans, evaluator, options.threshold, "postgres",
+                           options.workload)
     finally:
         evaluator.close()
 
@@ -220,6 +222,13 @@ class PgEvaluator:
     def widen(self, cand: Candidate, extra: list[str]) -> Candidate:
         """`cand` with `extra` in INCLUDE where the engine has it (the key stays as it is)."""
         return widened(cand, extra, include=True)  # PostgreSQL indexes take INCLUDE
+
+    def write_cost(self, cand: Candidate) -> float:
+        """Seconds per written row: the model of tuner.engines.postgres.writecost over the
+        table's row count (the session is read-only, so nothing is measured here)."""
+        table = self.state.tables.get(key(cand.table))
+        return per_row_cost(table.rows or 0 if table else 0,
+                            len(cand.columns) + len(cand.include))
 
     # -- statistics ----------------------------------------------------------------------
     def never_analyzed(self) -> list[str]:

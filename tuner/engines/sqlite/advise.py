@@ -12,6 +12,7 @@ from typing import Any
 
 from tuner.engines.sqlite.bench import classify, explain, open_guarded
 from tuner.engines.sqlite.inspect import inspection_sql, open_readonly, read_state
+from tuner.engines.sqlite.writecost import WriteCost
 from tuner.model import Profile, Query, State, Table, key
 from tuner.render import render
 from tuner.workload.advise.model import MIN_GAIN, Advice, AdviseOptions, Gain
@@ -30,9 +31,11 @@ def advise(profile: Profile, db: str, options: AdviseOptions) -> Advice:
             plans = {q.name: explain(conn, guard, q) for q in profile.queries}
         finally:
             conn.close()
-        evaluator = SQLiteEvaluator(live, state)
+        cache = profile.settings.get("cache_size")
+        evaluator = SQLiteEvaluator(live, state, cache if isinstance(cache, int) else None)
         try:
-            return advise_with(profile, state, plans, evaluator, options.threshold, "sqlite")
+            return advise_with(profile, state, plans, evaluator, options.threshold, "sqlite",
+                               options.workload)
         finally:
             evaluator.close()
     finally:
@@ -41,14 +44,17 @@ def advise(profile: Profile, db: str, options: AdviseOptions) -> Advice:
 
 class SQLiteEvaluator:
     """Candidates tried in the scratch database: one CREATE INDEX on empty tables plus one
-    sampled sqlite_stat1 row each (tuner.workload.advise.Evaluator)."""
+    sampled sqlite_stat1 row each (tuner.workload.advise.Evaluator). `cache_size`: the
+    profile's `cache_size` pragma, which the write-cost measurement scales."""
 
-    def __init__(self, live: sqlite3.Connection, state: State) -> None:
+    def __init__(self, live: sqlite3.Connection, state: State,
+                 cache_size: int | None = None) -> None:
         self.live, self.state = live, state
         self.samples = Samples(live)
         self.scratch = Scratch(live, state, self.samples)
         self.stats: dict[Candidate, list[int]] = {}
         self.added: dict[str, Candidate] = {}
+        self.writes = WriteCost(live, state, self.samples.of, cache_size)
 
     def candidates(self, use: TableUse, core: Shape, state: State) -> list[Candidate]:
         """The structure-based candidates, covering columns as trailing key columns."""
@@ -107,9 +113,14 @@ class SQLiteEvaluator:
         """`cand` with `extra` as trailing key columns (SQLite has no INCLUDE)."""
         return widened(cand, extra, include=False)
 
+    def write_cost(self, cand: Candidate) -> float:
+        """Seconds per written row, measured on a sample (tuner.engines.sqlite.writecost)."""
+        return self.writes.per_row(cand)
+
     def close(self) -> None:
-        """Close the scratch database."""
+        """Close the scratch databases."""
         self.scratch.close()
+        self.writes.close()
 
 
 # -- evaluating candidates in a schema-only scratch copy ---------------------------------------

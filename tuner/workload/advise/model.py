@@ -6,11 +6,14 @@ engines' evaluators."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tuner.model import Query, State, key
 from tuner.workload.bench.measure import SCAN_THRESHOLD, PlanLine
 from tuner.workload.shape import Candidate, Shape, TableUse
+
+if TYPE_CHECKING:
+    from tuner.workload.advise.workload import WorkloadInput
 
 #: A candidate must cut what its table costs the query by at least this factor.
 MIN_GAIN = 10
@@ -36,6 +39,8 @@ class Recommendation:
     include: tuple[str, ...] = ()
 
     declared: str | None = None        # the profile already declares it under this name
+    #: With a captured workload: {"saving_s", "write_cost_s"} over the captured period.
+    figures: dict[str, float] | None = None
 
     def as_profile(self) -> dict[str, Any]:
         """The entry for a profile's `indexes:` list (the reason goes in `notes`)."""
@@ -54,9 +59,10 @@ class Recommendation:
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON form."""
-        return {"name": self.name, "table": self.table, "columns": list(self.columns),
-                "include": list(self.include), "where": self.where, "queries": self.queries,
-                "reason": self.reason, "declared": self.declared}
+        out = {"name": self.name, "table": self.table, "columns": list(self.columns),
+               "include": list(self.include), "where": self.where, "queries": self.queries,
+               "reason": self.reason, "declared": self.declared}
+        return {**out, **self.figures} if self.figures is not None else out
 
 
 @dataclass
@@ -67,12 +73,27 @@ class Advice:
     recommendations: list[Recommendation] = field(default_factory=list)
     flags: list[dict[str, Any]] = field(default_factory=list)
     notes: list[dict[str, Any]] = field(default_factory=list)   # queries not analysed, why
+    #: With a captured workload: the indexes that would serve a read but cost more in writes.
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    #: With a captured workload: the captured reads advised on (profile `queries:` entries).
+    captured: list[Query] = field(default_factory=list)
+    workload: str | None = None                                 # the capture file
+    #: The profile's indexes the database lacks, advised on as if built (tuner apply builds
+    #: them), so the advice is the same before and after `tuner apply`.
+    pending: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON form."""
-        return {"problems": self.problems,
-                "recommendations": [r.as_dict() for r in self.recommendations],
-                "flags": self.flags, "notes": self.notes}
+        out: dict[str, Any] = {"problems": self.problems,
+                               "recommendations": [r.as_dict() for r in self.recommendations],
+                               "flags": self.flags, "notes": self.notes,
+                               "pending": self.pending}
+        if self.workload:
+            out["workload"] = self.workload
+            out["not_recommended"] = self.rejected
+            out["captured_queries"] = [{"name": q.name, "sql": q.sql, "params": q.params}
+                                       for q in self.captured]
+        return out
 
     def to_write(self) -> list[Recommendation]:
         """The recommendations a profile does not declare yet (what `--write` adds)."""
@@ -86,6 +107,8 @@ class AdviseOptions:
 
     threshold: int = SCAN_THRESHOLD
     create_extension: bool = False
+    #: A captured workload (tuner advise --workload): weights, writes, captured reads.
+    workload: WorkloadInput | None = None
 
 
 @dataclass(frozen=True)
@@ -129,6 +152,9 @@ class Evaluator(Protocol):
 
     def widen(self, cand: Candidate, extra: list[str]) -> Candidate:
         """`cand` also carrying `extra`, so a query reading them can skip the table."""
+
+    def write_cost(self, cand: Candidate) -> float:
+        """Seconds one row written to `cand`'s table costs to maintain index `cand`."""
 
 
 @dataclass

@@ -20,7 +20,7 @@ tuner.workload.advise.write edits the profile.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import sqlglot
@@ -40,7 +40,9 @@ from tuner.workload.advise.model import (
     Verdict,
     advised_name,
 )
+from tuner.workload.advise.weigh import flag_writes, index_candidate, weigh
 from tuner.workload.advise.widen import widen
+from tuner.workload.advise.workload import WorkloadInput
 from tuner.workload.bench.measure import PlanLine
 from tuner.workload.shape import Candidate, Shape, parse_query
 
@@ -64,24 +66,77 @@ class Workload:
 
 
 def advise_with(profile: Profile, state: State, plans: dict[str, list[PlanLine]],
-                evaluator: Evaluator, threshold: int, dialect: str) -> Advice:
+                evaluator: Evaluator, threshold: int, dialect: str,
+                workload: WorkloadInput | None = None) -> Advice:
     """The advice, given the live `state`, each declared query's plan on the live database and
-    the engine's `evaluator`; `dialect` is sqlglot's name for the engine's SQL."""
+    the engine's `evaluator`; `dialect` is sqlglot's name for the engine's SQL. `workload`: a
+    capture's weights and writes (tuner.workload.advise.weigh), its reads already among the
+    profile's queries.
+
+    The profile's own indexes are put in place first where the database lacks them, so the
+    advice is the same before and after `tuner apply`."""
+    live = state
+    state, plans, unplaced = _declared_in_place(profile, state, plans, evaluator)
     work = Workload({q.name: q for q in profile.queries},
                      {q.name: parse_query(q.sql, state, dialect) for q in profile.queries},
                      state, threshold)
-    advice = Advice()
+    advice = Advice(pending=[i.name for k, i in state.indexes.items() if k not in live.indexes])
     bad = work.problems(plans)
+    problems = dict(bad)                    # on the live plans, for weigh
     advice.problems = [p for ps in bad.values() for p in ps]
     advice.notes = [{"query": q, "note": shape.note} for q, shape in work.shapes.items()
                     if shape.note and q in bad]
+    advice.notes += [{"query": None, "note": f"index {name}: declared but not built, and "
+                      "advise cannot try it (an expression, a WHERE other than column = "
+                      "constant, or a method other than B-tree): advised on as if absent"}
+                     for name in unplaced]
+    write_flags = flag_writes(evaluator, work, plans, state, workload) if workload else []
     taken = {key(n) for n in state.indexes} | {key(i.name) for i in profile.indexes}
     chosen = _search(evaluator, work, plans, bad, taken)
     widen(evaluator, work, chosen, plans, taken)
-    advice.recommendations = _recommend(chosen, state)
+    texts: dict[str, tuple[str, float, float]] = {}
+    if workload:
+        chosen, advice.rejected, texts = weigh(evaluator, chosen, state, workload, problems)
+    advice.recommendations = _recommend(chosen, state, texts)
     _mark_declared(advice.recommendations, profile)
-    advice.flags = _flags(state, plans, bool(profile.queries))
+    advice.flags = _flags(state, plans, bool(profile.queries)) + write_flags
     return advice
+
+
+def _declared_in_place(profile: Profile, state: State, plans: dict[str, list[PlanLine]],
+                       evaluator: Evaluator
+                       ) -> tuple[State, dict[str, list[PlanLine]], list[str]]:
+    """The state and plans with the profile's indexes the database lacks put in place as
+    candidates (the ones a candidate can express: plain columns, a `column = constant` WHERE),
+    their plan lines naming them as the profile does; and the names of those it could not
+    put in place."""
+    shown: dict[str, str] = {}
+    unplaced: list[str] = []
+    added = dict(state.indexes)
+    for index in profile.indexes:
+        cand = index_candidate(index)
+        if key(index.name) in state.indexes or key(index.table) not in state.tables:
+            continue
+        if cand is None:
+            unplaced.append(index.name)
+            continue
+        as_shown = evaluator.add(cand, index.name)
+        if as_shown is not None:
+            shown[as_shown] = index.name
+            added[key(index.name)] = index
+    if not shown:
+        return state, plans, unplaced
+    renamed = {q: [replace(ln, index=shown.get(ln.index or "", ln.index),
+                           detail=_renamed(ln.detail, shown))
+                   for ln in evaluator.baseline(query)]
+               for q, query in ((q.name, q) for q in profile.queries)}
+    return replace(state, indexes=added), renamed, unplaced
+
+
+def _renamed(detail: str, shown: dict[str, str]) -> str:
+    for old, new in shown.items():
+        detail = detail.replace(old, new)
+    return detail
 
 
 def _problems(query: Query, lines: list[PlanLine], shape: Shape, state: State,
@@ -231,7 +286,8 @@ def _merge_prefixes(chosen: list[Verdict]) -> list[Verdict]:
     return kept
 
 
-def _recommend(chosen: list[Verdict], state: State) -> list[Recommendation]:
+def _recommend(chosen: list[Verdict], state: State,
+               texts: dict[str, tuple[str, float, float]]) -> list[Recommendation]:
     recs = []
     for v in chosen:
         served = sorted(v.served)
@@ -244,9 +300,14 @@ def _recommend(chosen: list[Verdict], state: State) -> list[Recommendation]:
                        for g in gains[:1] if g.cost)
         reason = f"about {worst:,.0f} {rows} visited instead of ~{nrow:,}{cost} ({fixes})"
         reason += "".join(f"; {note}" for note in v.notes)
+        figures = None
+        if v.name in texts:
+            text, saving, write_s = texts[v.name]
+            reason += f"; {text}"
+            figures = {"saving_s": saving, "write_cost_s": write_s}
         recs.append(Recommendation(v.name, v.cand.table, v.cand.columns,
                                    v.cand.where.sql if v.cand.where else None, served, reason,
-                                   v.cand.include))
+                                   v.cand.include, figures=figures))
     return recs
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import tempfile
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +27,9 @@ import yaml
 from tuner.errors import ProfileError
 from tuner.profile import load_profile
 
-#: Top-level keys an `indexes:` block goes before when the profile has none (the house order).
-FOLLOWING_KEYS = ("views", "prune", "maintenance", "runtime", "queries")
+#: Top-level keys a new list goes before when the profile has none (the house order); a new
+#: `queries:` goes last.
+FOLLOWING_KEYS = {"indexes": ("views", "prune", "maintenance", "runtime", "queries")}
 #: Wrap the reason comments at this width.
 WIDTH = 100
 
@@ -49,13 +50,17 @@ class Written:
     added: list[str]
     old_version: int | None
     new_version: int | None
+    queries: list[str] = field(default_factory=list)
 
 
 def write_advice(path: str, original: bytes, entries: list[dict[str, Any]],
-                 notes: list[list[str]]) -> Written:
+                 notes: list[list[str]], queries: list[dict[str, Any]] | None = None
+                 ) -> Written:
     """Append `entries` (profile `indexes:` items) to the profile at `path`, each preceded by
-    its `notes` as YAML comment lines, and bump `version` by one. `original` is the file's
+    its `notes` as YAML comment lines, and `queries` (profile `queries:` items, a captured
+    workload's reads) to its `queries:`, and bump `version` by one. `original` is the file's
     bytes when the advice began: if the file changed since, it is refused."""
+    queries = queries or []
     target = Path(path)
     try:
         current = target.read_bytes()
@@ -63,7 +68,7 @@ def write_advice(path: str, original: bytes, entries: list[dict[str, Any]],
         raise WriteRefused(path, f"cannot read the file: {exc.strerror or exc}") from None
     if current != original:
         raise WriteRefused(path, "the file changed while advising; run tuner advise again")
-    if not entries:
+    if not entries and not queries:
         return Written(path, [], None, None)
     try:
         text = original.decode("utf-8")
@@ -73,11 +78,14 @@ def write_advice(path: str, original: bytes, entries: list[dict[str, Any]],
     if root is None:
         raise WriteRefused(path, "the profile is not a block YAML mapping")
     old_version = _version(path, root)
-    edited = _edit(path, text, root, entries, notes, old_version + 1)
-    _check(path, text, edited, entries, old_version + 1)
+    edited = _edit(path, text, root, {"indexes": (entries, notes),
+                                      "queries": (queries, [[] for _ in queries])},
+                   old_version + 1)
+    _check(path, text, edited, entries, queries, old_version + 1)
     # Through a symlink, the file it points to is replaced, not the link.
     _replace(target.resolve(), edited)
-    return Written(path, [e["name"] for e in entries], old_version, old_version + 1)
+    return Written(path, [e["name"] for e in entries], old_version, old_version + 1,
+                   [q["name"] for q in queries])
 
 
 def indexes_block(entries: list[dict[str, Any]], notes: list[list[str]]) -> str:
@@ -85,6 +93,11 @@ def indexes_block(entries: list[dict[str, Any]], notes: list[list[str]]) -> str:
     if not entries:
         return "indexes: []"
     return "indexes:\n" + _items(entries, notes, "  ", "\n")
+
+
+def queries_block(entries: list[dict[str, Any]]) -> str:
+    """A ready-to-paste `queries:` block: the captured reads --write adds."""
+    return "queries:\n" + _items(entries, [[] for _ in entries], "  ", "\n")
 
 
 # -- finding the spans ---------------------------------------------------------------------
@@ -136,26 +149,45 @@ def _indent_of(text: str, pos: int) -> str:
     return line[:len(line) - len(line.lstrip(" "))]
 
 
-def _edit(path: str, text: str, root: yaml.Node, entries: list[dict[str, Any]],
-          notes: list[list[str]], new_version: int) -> str:
+def _edit(path: str, text: str, root: yaml.Node, lists: dict[str, tuple[list[dict[str, Any]],
+          list[list[str]]]], new_version: int) -> str:
+    """The text with `version:` bumped and each list's new items appended (`lists`: key ->
+    (entries, their comment lines))."""
     nl = "\r\n" if "\r\n" in text else "\n"
     top = _top(root)
     vnode = top["version"][1]
     edits: list[tuple[int, int, str]] = [(vnode.start_mark.index, vnode.end_mark.index,
                                           str(new_version))]
+    for name, (entries, notes) in lists.items():
+        if entries:
+            edits += _list_edits(path, text, root, top, name, entries, notes, nl)
+    out = text
+    # Edits at one position go in list order: the later ones are applied first.
+    for _, (start, end, new) in sorted(enumerate(edits), key=lambda e: (e[1][0], e[0]),
+                                       reverse=True):
+        out = out[:start] + new + out[end:]
+    return out
+
+
+def _list_edits(path: str, text: str, root: yaml.Node,
+                top: dict[str, tuple[yaml.Node, yaml.Node]], name: str,
+                entries: list[dict[str, Any]], notes: list[list[str]], nl: str
+                ) -> list[tuple[int, int, str]]:
+    """The edits appending `entries` to the top-level list `name` (made when missing)."""
+    edits: list[tuple[int, int, str]] = []
     base = " " * root.start_mark.column
-    if "indexes" not in top:
+    if name not in top:
         block = _items(entries, notes, base + "  ", nl)
-        at = _before_section(text, top)
+        at = _before_section(text, top, FOLLOWING_KEYS.get(name, ()))
         if at is None:
             lead = "" if text.endswith("\n") or not text else nl
-            edits.append((len(text), len(text), f"{lead}{nl}{base}indexes:{nl}{block}{nl}"))
+            edits.append((len(text), len(text), f"{lead}{nl}{base}{name}:{nl}{block}{nl}"))
         else:
-            edits.append((at, at, f"{base}indexes:{nl}{block}{nl}{nl}"))
+            edits.append((at, at, f"{base}{name}:{nl}{block}{nl}{nl}"))
     else:
-        knode, node = top["indexes"]
+        knode, node = top[name]
         if node.start_mark.index < knode.end_mark.index:
-            raise WriteRefused(path, "indexes: is a YAML alias", line=knode.start_mark.line + 1)
+            raise WriteRefused(path, f"{name}: is a YAML alias", line=knode.start_mark.line + 1)
         empty = (isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null") \
             or (isinstance(node, yaml.SequenceNode) and node.flow_style and not node.value)
         if empty:
@@ -183,19 +215,17 @@ def _edit(path: str, text: str, root: yaml.Node, entries: list[dict[str, Any]],
             block = _items(entries, notes, dash, nl, inner, spaced)
             edits.append((at, at, prefix + (nl if spaced else "") + block + nl))
         else:
-            raise WriteRefused(path, "indexes: is not a block list (write `- name: ...` "
+            raise WriteRefused(path, f"{name}: is not a block list (write `- name: ...` "
                                      "items, one per line, to let --write append to it)",
                                line=knode.start_mark.line + 1)
-    out = text
-    for start, end, new in sorted(edits, reverse=True):
-        out = out[:start] + new + out[end:]
-    return out
+    return edits
 
 
-def _before_section(text: str, top: dict[str, tuple[yaml.Node, yaml.Node]]) -> int | None:
-    """Where a new top-level `indexes:` goes: before the first following section and the
+def _before_section(text: str, top: dict[str, tuple[yaml.Node, yaml.Node]],
+                    following: tuple[str, ...]) -> int | None:
+    """Where a new top-level list goes: before the first `following` section and the
     comment lines right above it (they introduce that section)."""
-    found = [top[k][0].start_mark.index for k in FOLLOWING_KEYS if k in top]
+    found = [top[k][0].start_mark.index for k in following if k in top]
     if not found:
         return None
     at = min(found)
@@ -236,10 +266,14 @@ def _items(entries: list[dict[str, Any]], notes: list[list[str]], dash: str, nl:
 
 # -- checking and replacing ----------------------------------------------------------------
 def _check(path: str, old_text: str, new_text: str, entries: list[dict[str, Any]],
-           new_version: int) -> None:
+           queries: list[dict[str, Any]], new_version: int) -> None:
     """The edit changed exactly what it meant to, and the result loads and validates."""
     old, new = yaml.safe_load(old_text), yaml.safe_load(new_text)
-    expected = dict(old, version=new_version, indexes=list(old.get("indexes") or []) + entries)
+    expected = dict(old, version=new_version)
+    if entries:
+        expected["indexes"] = list(old.get("indexes") or []) + entries
+    if queries:
+        expected["queries"] = list(old.get("queries") or []) + queries
     if new != expected:
         raise WriteRefused(path, "the file's layout is one --write cannot edit safely "
                                  "(the edited YAML did not read back as intended)")
@@ -253,8 +287,9 @@ def _check(path: str, old_text: str, new_text: str, entries: list[dict[str, Any]
         except ProfileError as exc:
             raise WriteRefused(path, f"the edited profile would not validate: "
                                      f"{exc.message}") from None
-        names = {i.name for i in loaded.indexes}
-        if not all(e["name"] in names for e in entries) or loaded.version != new_version:
+        names = {i.name for i in loaded.indexes} | {q.name for q in loaded.queries}
+        if not all(e["name"] in names for e in entries + queries) \
+                or loaded.version != new_version:
             raise WriteRefused(path, "the edited profile did not load as intended")
     finally:
         os.unlink(tmp)
