@@ -21,7 +21,7 @@ from tuner.capture import CaptureError, Recorder, load_capture, recorder_for
 from tuner.capture.normalize import normalize
 from tuner.runtime.bot import BotStore
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BOT = ROOT / "profiles" / "telegram-bot.yaml"
 
 

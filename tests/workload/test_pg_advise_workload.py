@@ -14,7 +14,7 @@ from helpers import run
 from tuner import load_profile
 from tuner.capture import Recorder
 
-CASES_DIR = Path(__file__).resolve().parent / "advise_cases"
+CASES_DIR = Path(__file__).resolve().parents[1] / "advise_cases"
 BY_CUSTOMER = "SELECT id, total FROM orders WHERE customer_id = %s"
 BY_EMAIL = "SELECT id FROM customers WHERE email = %s"
 SIGN_UP = "INSERT INTO customers (id, email, name, country, created) VALUES (%s, %s, %s, %s, %s)"
