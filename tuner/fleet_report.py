@@ -92,7 +92,9 @@ def fleet_text(result: FleetResult, command: str, label: Label, detailed: bool =
     errors = [o for o in result.outcomes if o.status == "failed"]
     if errors:
         lines += ["", "Errors:"]
-        lines += [f"  {label(o.target)}: {o.error}" for o in errors]
+        # Most errors already start with the database's name; say it once.
+        lines += [f"  {o.error}" if (o.error or "").startswith(label(o.target))
+                  else f"  {label(o.target)}: {o.error}" for o in errors]
     lines += ["", totals_line(result, command), exit_code(result, command, detailed)[1]]
     return "\n".join(lines) + "\n"
 

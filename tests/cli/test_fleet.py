@@ -321,6 +321,9 @@ def test_corrupt_locked_and_read_only_members(capsys: pytest.CaptureFixture[str]
     assert "not an SQLite database" in said["corrupt.db"]
     assert "locked" in said["locked.db"] and "nothing has changed" in said["locked.db"]
     assert "read-only" in said["readonly.db"]
+    for line in errors:  # each names its database once
+        name = line.strip().split(": ", 1)[0]
+        assert line.count(name) == 1, line
     assert "exit 1: 3 database(s) failed" in r.out
     for db in good:
         assert statuses(db) == ["applied"]
