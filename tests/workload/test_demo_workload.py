@@ -78,7 +78,8 @@ def test_replay_runs_the_capture_and_leaves_the_database_as_it_was(loop: LoopRep
 
 
 def test_after_the_apply_every_hot_read_is_a_search(loop: LoopReport) -> None:
-    assert loop.applied.status == "applied"
+    assert loop.passes[0].applied and loop.passes[0].applied.status == "applied"
+    assert loop.settled and loop.passes[-1].applied is None
     assert len(loop.hot_reads) >= 4
     before = {fp: loop.access_before[fp].verdict for fp in loop.hot_reads}
     after = {fp: loop.access_after[fp].verdict for fp in loop.hot_reads}
@@ -88,19 +89,27 @@ def test_after_the_apply_every_hot_read_is_a_search(loop: LoopReport) -> None:
     advised = load_profile(loop.profile)
     assert advised.indexes and advised.queries      # the advice was written like --write
     assert loop.again == []                         # advising again: nothing more
+    names = [i.name for i in advised.indexes]
+    assert len(names) == len(set(names)) == sum(len(p.added) for p in loop.passes)
 
 
-def test_both_replays_run_the_same_statements(loop: LoopReport) -> None:
+def test_before_and_after_run_the_same_workload(loop: LoopReport) -> None:
     b, a = loop.before.by_fingerprint(), loop.after.by_fingerprint()
-    assert set(b) == set(a) and b
-    assert all(b[fp].runs == a[fp].runs for fp in b)
+    assert loop.same and set(b) == set(a) and b
+    assert all(b[fp].calls == a[fp].calls for fp in b)
+    assert loop.before.driven.ops == loop.after.driven.ops
+    assert loop.after is not loop.before
+    sb, sa = loop.sample_before.by_fingerprint(), loop.sample_after.by_fingerprint()
+    assert set(sb) == set(sa) == set(b)
+    assert all(sb[fp].runs == sa[fp].runs for fp in sb)
 
 
 def test_demo_workload_cli(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     r = run(capsys, "demo", "--workload", "--workdir", tmp_path, "--participants", N,
             "--ops", OPS)
     assert r.code == 0, r.err
-    assert "Replay of the capture" in r.out and "total" in r.out
+    assert "; the same statements and calls)" in r.out and "  total " in r.out
+    assert "sample replay" in r.out
     line = next(ln for ln in r.out.splitlines() if ln.startswith("After the apply: "))
     counts = re.findall(r"(\d+) of (\d+)", line)
     assert len(counts) == 2 and all(a == b and int(a) > 0 for a, b in counts), line

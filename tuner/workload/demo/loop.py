@@ -1,12 +1,16 @@
 """Owns `tuner demo --workload`: the capture -> advise -> apply -> replay loop on the demo.
 
 On an untuned copy of the demo database: run the bot's own operations with capture on
-(tuner.workload.demo.workload.drive), replay the capture (before), advise from it through the
-library (`advise --workload --only-workload` on a profile with the bundled profile's settings
-and no index), write the advice into that profile as `tuner advise --write` does, apply it
-through the normal plan/apply path, replay the capture again (after), and advise again (it
-should recommend nothing). How each captured read runs (SCAN/SEARCH) is asked of the engine
-before and after. Nothing here prints: progress goes to `say`.
+(tuner.workload.demo.workload.rerun: the "before" timings) and replay the capture's samples.
+Then, in passes (`settle`): advise from the latest capture through the library (`advise
+--workload --only-workload`, into a profile with the bundled profile's settings and no index),
+write the advice into that profile as `tuner advise --write` does, apply it through the normal
+plan/apply path, and run the same operations again with capture on (the same statements and
+calls, checked); until advise recommends nothing more. A second pass is needed when the first
+one's indexes make the reads that were too small to weigh (under advise's share of the read
+time, next to full scans) the slow ones. The last capture gives the "after" timings; the
+capture's samples are replayed again. How each captured read runs (SCAN/SEARCH) is asked of the
+engine before and after. Nothing here prints: progress goes to `say`.
 """
 
 from __future__ import annotations
@@ -27,11 +31,24 @@ from tuner.workload.advise.run import advise
 from tuner.workload.advise.workload import as_profile_query
 from tuner.workload.advise.write import write_advice
 from tuner.workload.demo.data import DemoTarget, Say
-from tuner.workload.demo.workload import DriveStats, Replay, drive, replay
+from tuner.workload.demo.workload import Replay, Rerun, replay, rerun, same_workload
 
 #: The profile the loop advises into, in the demo's folder.
 PROFILE_NAME = "workload-advised.yaml"
 CAPTURE_NAME = "capture.db"
+#: Advise-apply-capture passes at most.
+PASSES = 3
+
+
+@dataclass
+class Pass:
+    """One pass: the advice from the latest capture, what it added, the apply, and the capture
+    of the same operations after it (no apply nor capture when nothing was added)."""
+
+    advice: Advice
+    added: list[Recommendation]
+    applied: ApplyResult | None = None
+    after: Rerun | None = None
 
 
 @dataclass
@@ -41,16 +58,32 @@ class LoopReport:
     target: DemoTarget
     capture: Path
     profile: Path
-    driven: DriveStats
-    advice: Advice
-    applied: ApplyResult
-    before: Replay
-    after: Replay
+    before: Rerun
+    passes: list[Pass]
+    sample_before: Replay
+    sample_after: Replay
     access_before: dict[str, Access]
     access_after: dict[str, Access]
-    again: list[Recommendation]
-    #: The fingerprints of the captured reads advise weighed (the hot ones).
+    #: The fingerprints of the captured reads advise weighed in any pass (the hot ones).
     hot_reads: frozenset[str]
+
+    @property
+    def after(self) -> Rerun:
+        return next((p.after for p in reversed(self.passes) if p.after), self.before)
+
+    @property
+    def again(self) -> list[Recommendation]:
+        """What the last advice still recommends (nothing: the loop settled)."""
+        return self.passes[-1].added
+
+    @property
+    def settled(self) -> bool:
+        return self.passes[-1].applied is None and not self.passes[-1].added
+
+    @property
+    def same(self) -> bool:
+        return all(same_workload(self.capture, p.after.capture)
+                   for p in self.passes if p.after)
 
 
 def start_profile(bundled: Path, path: Path) -> Path:
@@ -66,35 +99,55 @@ def start_profile(bundled: Path, path: Path) -> Path:
     return path
 
 
+def settle(path: Path, db: str, capture: Path, folder: Path, *, ops: int, seed: int,
+           say: Say, passes: int = PASSES) -> list[Pass]:
+    """Advise from `capture` into the profile at `path`, apply it to `db`, run the `ops`
+    seeded operations again captured, and advise from that capture, until advise recommends
+    nothing more or `passes` applies are done (the last Pass then still holds what the
+    advice added, unapplied)."""
+    done: list[Pass] = []
+    latest = capture
+    for k in range(1, passes + 2):
+        say(f"Pass {k}: advising from {latest.name} (tuner advise --workload --only-workload)"
+            " ...")
+        original = path.read_bytes()
+        advice = advise(load_profile(path), db, workload=str(latest), only_workload=True)
+        step = Pass(advice, advice.to_write())
+        done.append(step)
+        if not step.added or k > passes:
+            break
+        queries = [as_profile_query(q) for q in advice.captured] if k == 1 else []
+        write_advice(str(path), original, [r.as_profile() for r in step.added],
+                     [r.notes() for r in step.added], queries)
+        advised = load_profile(path)
+        say(f"Pass {k}: applying {len(step.added)} advised index(es) (tuner apply), then the "
+            "same operations again, captured ...")
+        step.applied = apply_plan(make_plan(advised, db), db,
+                                  ApplyOptions(backup_dir=folder / ".tuner-backups"))
+        latest = folder / f"capture-pass{k}.db"
+        step.after = rerun(db, advised, capture=latest, ops=ops, seed=seed)
+    return done
+
+
 def workload_loop(target: DemoTarget, folder: Path, *, ops: int, seed: int,
-                  say: Say) -> LoopReport:
+                  say: Say, passes: int = PASSES) -> LoopReport:
     """Run the loop on `target.work` (an untuned copy); see the module docstring."""
     engine = engine_for(target.work)
     capture = folder / CAPTURE_NAME
-    capture.unlink(missing_ok=True)
     say(f"Running {ops:,} bot operations (tuner.runtime.bot.BotStore) with capture on ...")
-    driven = drive(target.work, None, capture=capture, ops=ops, seed=seed)
-    say("Replaying the capture on the untuned database ...")
-    before = replay(capture, target.work)
-    statements = [r.statement for r in before.statements if not r.is_write]
+    before = rerun(target.work, None, capture=capture, ops=ops, seed=seed)
+    say("Replaying the capture's samples on the untuned database ...")
+    sample_before = replay(capture, target.work)
+    statements = [r.statement for r in sample_before.statements if not r.is_write]
     access_before = engine.capture_access(target.work, statements)
-
     path = start_profile(target.profile, folder / PROFILE_NAME)
-    original = path.read_bytes()
-    say("Advising from the capture (tuner advise --workload --only-workload) ...")
-    advice = advise(load_profile(path), target.work, workload=str(capture), only_workload=True)
-    recs = advice.to_write()
-    write_advice(str(path), original, [r.as_profile() for r in recs], [r.notes() for r in recs],
-                 [as_profile_query(q) for q in advice.captured])
+    done = settle(path, target.work, capture, folder, ops=ops, seed=seed, say=say,
+                  passes=passes)
     advised = load_profile(path)
-    say(f"Applying the {len(recs)} advised index(es) (tuner apply) ...")
-    applied = apply_plan(make_plan(advised, target.work), target.work,
-                         ApplyOptions(backup_dir=folder / ".tuner-backups"))
-    say("Replaying the capture on the tuned database ...")
-    after = replay(capture, target.work, advised)
+    say("Replaying the capture's samples on the tuned database ...")
+    sample_after = replay(capture, target.work, advised)
     access_after = engine.capture_access(target.work, statements)
-    again = advise(advised, target.work, workload=str(capture), only_workload=True).to_write()
-    hot = frozenset(normalize(q.sql, engine.sql_dialect).fingerprint for q in advice.captured)
-    return LoopReport(target, capture, path, driven, advice, applied, before, after,
-                      access_before, access_after, again, hot)
-
+    hot = frozenset(normalize(q.sql, engine.sql_dialect).fingerprint
+                    for p in done for q in p.advice.captured)
+    return LoopReport(target, capture, path, before, done, sample_before, sample_after,
+                      access_before, access_after, hot)

@@ -7,11 +7,19 @@ event's confirmed participants, its head count per status, a user's events, an e
 messages, the upcoming events) and writes (joins, status changes, removals, chat messages),
 all through one BotStore, so the capture records exactly what the bot would run.
 
-`replay(capture, db, ...)` re-runs a captured workload: for every captured statement with a
-sample, its sample SQL and parameters are executed `min(calls, cap)` times on a connection
-made by `tuner.connect` (the profile's connection settings), each timed; a read is fetched in
-full; a write runs inside a transaction that is rolled back at once, so the database ends as
-it began and every replay of the same capture does the same work. Nothing here prints.
+Two ways to run a captured workload again:
+
+- `rerun(db, ...)`: the same seeded operations again, on another database (or the same one
+  tuned), with capture on into a file of its own: the same statements, the same calls (the mix
+  is deterministic; `same_workload` checks it), each statement timed by the capture as in
+  the application. The faithful replay: each call with its own parameters.
+- `replay(capture, db, ...)`: from the capture file alone: for every captured statement with a
+  sample, its sample SQL and parameters (its slowest execution's) are executed `min(calls, cap)`
+  times on a connection made by `tuner.connect` (the profile's connection settings), each
+  timed; a read is fetched in full; a write runs in a transaction rolled back at once, so the
+  database ends as it began. Every call replays the slowest one: a worst case.
+
+Nothing here prints.
 """
 
 from __future__ import annotations
@@ -98,7 +106,51 @@ def drive(db: str | Path, profile: ProfileLike = None, *, capture: str | Path | 
     return stats
 
 
-# -- replay -------------------------------------------------------------------------------------
+# -- rerun: the same operations again, captured ------------------------------------------------
+@dataclass
+class Rerun:
+    """The seeded operations run again on `db`, as captured into `capture`."""
+
+    db: str
+    capture: Path
+    driven: DriveStats
+    statements: tuple[Statement, ...]
+
+    @property
+    def seconds(self) -> float:
+        return sum(s.total_s for s in self.statements)
+
+    @property
+    def read_seconds(self) -> float:
+        return sum(s.total_s for s in self.statements if s.kind not in WRITE_KINDS)
+
+    @property
+    def write_seconds(self) -> float:
+        return sum(s.total_s for s in self.statements if s.kind in WRITE_KINDS)
+
+    def by_fingerprint(self) -> dict[str, Statement]:
+        return {s.fingerprint: s for s in self.statements}
+
+
+def rerun(db: str | Path, profile: ProfileLike = None, *, capture: str | Path, ops: int,
+          seed: int) -> Rerun:
+    """Run the same `ops` seeded operations on `db` with capture on into `capture` (a new
+    file: an existing one is replaced) and read back what it timed."""
+    path = Path(capture)
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+    driven = drive(db, profile, capture=path, ops=ops, seed=seed)
+    return Rerun(str(db), path, driven, load_capture(path).statements)
+
+
+def same_workload(a: str | Path, b: str | Path) -> bool:
+    """Whether two capture files hold the same statements with the same calls."""
+    def shape(path: str | Path) -> list[tuple[str, int]]:
+        return sorted((s.fingerprint, s.calls) for s in load_capture(path).statements)
+    return shape(a) == shape(b)
+
+
+# -- replay from the capture file: the slowest sample of each statement ---------------------------
 @dataclass(frozen=True)
 class Replayed:
     """One captured statement replayed: its runs and their total seconds."""
