@@ -217,3 +217,80 @@ def query_plan(conn: sqlite3.Connection, sql: str, params: dict) -> str:
 def ratio(r: float) -> str:
     """A speedup or slowdown factor, rounded to what the noise allows."""
     return f"{r:,.0f}x" if r >= 10 else f"{r:.2f}x"
+
+
+# -- write cost (bench/write_cost.py, bench/capture_replay.py) -------------------------------
+#: The original scripts' optimize_indexes.py: one index per column it thought was looked up.
+ORIGINAL_11: list[tuple[str, str]] = [
+    ("users", "username"), ("users", "chat_id"),
+    ("participants", "user_id"), ("participants", "event_id"), ("participants", "status"),
+    ("events", "creator_id"), ("events", "date"), ("events", "status"),
+    ("messages", "event_id"), ("messages", "user_id"), ("messages", "timestamp"),
+]
+INSERTS = {
+    "participants": "INSERT INTO participants(event_id, user_id, status, joined_at, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?)",
+    "messages": "INSERT INTO messages(event_id, user_id, text, timestamp) VALUES (?, ?, ?, ?)",
+    "users": "INSERT INTO users(username, chat_id, created_at) VALUES (?, ?, ?)",
+    "events": "INSERT INTO events(title, creator_id, date, location, description, status) "
+              "VALUES (?, ?, ?, ?, ?, ?)",
+}
+T0 = 1_700_000_000
+
+
+def new_rows(pristine: Path, count: int, seed: int = 11) -> dict[str, list[tuple]]:
+    """`count` fresh participants (an existing event and user, a pair not yet taken, so the
+    UNIQUE(event_id, user_id) constraint never fires) and `count` messages, uniform over the
+    existing events and users, with times after the seed's; `count // 10` new users (new
+    usernames and chat ids) and as many new events (created by existing users, dates spread
+    like the seed's, a status from the same four-way choice)."""
+    rnd = random.Random(seed)
+    conn = sqlite3.connect(pristine)
+    n_events = conn.execute("SELECT max(id) FROM events").fetchone()[0]
+    n_users = conn.execute("SELECT max(id) FROM users").fetchone()[0]
+    statuses = ("confirmed", "confirmed", "pending", "declined")
+    pairs: set[tuple[int, int]] = set()
+    participants = []
+    while len(participants) < count:
+        pair = (rnd.randint(1, n_events), rnd.randint(1, n_users))
+        if pair in pairs or conn.execute(
+                "SELECT 1 FROM participants WHERE event_id = ? AND user_id = ?",
+                pair).fetchone():
+            continue
+        pairs.add(pair)
+        at = T0 + 10_000_000 + len(participants)
+        participants.append((*pair, rnd.choice(statuses), at, at))
+    conn.close()
+    messages = [(rnd.randint(1, n_events), rnd.randint(1, n_users), "hello",
+                 T0 + 10_000_000 + k) for k in range(count)]
+    users = [(f"new_user_{k}", 9_000_000_000 + k, T0 + 10_000_000 + k)
+             for k in range(count // 10)]
+    events = [(f"New event {k}", rnd.randint(1, n_users // 20 + 1),
+               T0 + rnd.randint(-10**7, 10**7), f"Location {k % 50}", "desc",
+               rnd.choice(["active", "active", "cancelled", "completed"]))
+              for k in range(count // 10)]
+    return {"participants": participants, "messages": messages, "users": users,
+            "events": events}
+
+
+def index_count(conn: sqlite3.Connection, name: str) -> int:
+    """Indexes on a table, the UNIQUE autoindexes included (each one is written on insert)."""
+    return len(conn.execute("SELECT name FROM pragma_index_list(?)", (name,)).fetchall())
+
+
+def insert_rates(conns: dict[str, sqlite3.Connection], rows: list[tuple], sql: str,
+                 batch: int, seed: int) -> dict[str, float]:
+    """Seconds each connection spends inserting `rows`, one transaction per batch, the
+    connections taking turns in a random order per batch."""
+    rnd = random.Random(seed)
+    spent = dict.fromkeys(conns, 0.0)
+    names = list(conns)
+    for start in range(0, len(rows), batch):
+        chunk = rows[start:start + batch]
+        for name in rnd.sample(names, len(names)):
+            conn = conns[name]
+            began = time.perf_counter()
+            with conn:
+                conn.executemany(sql, chunk)
+            spent[name] += time.perf_counter() - began
+    return spent

@@ -29,6 +29,7 @@ from tuner.cli_common import (
     server_settings_option,
     write_atomic,
 )
+from tuner.cli_loop import run_workload_demo
 from tuner.engines.lookup import ENGINES, engine_name_for_target
 from tuner.engines.lookup import display as redact
 from tuner.errors import TunerError
@@ -106,8 +107,14 @@ def _build_demo(path: str, participants: int, seed: int, force: bool) -> None:
 @click.option("--force", is_flag=True,
               help="PostgreSQL: drop existing demo tables in --db first (refused without).")
 @server_settings_option
+@click.option("--workload", is_flag=True,
+              help="SQLite: instead of the bundled profile, run the bot's own operations "
+                   "(tuner.runtime.bot) with capture on against the untuned copy, advise from "
+                   "the capture, apply the advice, and replay the capture before and after.")
+@click.option("--ops", default=2000, show_default=True, type=click.IntRange(1),
+              help="With --workload: the bot operations to run and capture.")
 def demo_cmd(engine: str | None, db: str | None, workdir: str, participants: int, seed: int,
-             force: bool, server_settings: bool) -> None:
+             force: bool, server_settings: bool, workload: bool, ops: int) -> None:
     """Run tuner's main job on a demo bot database: plan and apply the bundled profile, plan
     again, and compare the hot queries before and after.
 
@@ -115,17 +122,25 @@ def demo_cmd(engine: str | None, db: str | None, workdir: str, participants: int
     untouched copy of it (demo.db), so a rerun still has changes to show. PostgreSQL
     (--engine postgresql --db URL): the demo data is loaded into that database with COPY and
     tuned there; the comparison runs first, on a scratch clone. Server-wide settings
-    (ALTER SYSTEM) are left out unless --server-settings."""
+    (ALTER SYSTEM) are left out unless --server-settings.
+
+    --workload (SQLite) closes the loop from a capture instead: bot operations captured on the
+    untuned copy, `advise --workload` on the capture, apply, replay before and after."""
 
     found = engine_name_for_target(db) if db else "sqlite"
     if engine is not None and engine != found:
         raise TunerError(f"--engine {engine} needs --db with a {engine} URL"
                          if db is None else f"--engine {engine} does not fit {redact(db)}, "
                          f"which names a {found} database")
+    if workload and found != "sqlite":
+        raise TunerError("tuner demo --workload runs on SQLite only (leave out --db)")
     folder = Path(workdir)
     target = prepare_demo(found, DemoRequest(folder, db, participants, seed, force),
                           _demo_progress(), note)
     note(f"{target.described}; profile: {target.profile}")
+    if workload:
+        run_workload_demo(target, folder, ops, seed)
+        return
     profile = load_profile(target.profile)
     planned, left_out = (profile, []) if server_settings else database_scoped(profile)
     started = time.perf_counter()

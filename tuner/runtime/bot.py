@@ -107,6 +107,22 @@ class BotStore:
                 "SELECT user_id, text, timestamp FROM messages WHERE event_id = ? "
                 "ORDER BY timestamp DESC LIMIT ?", (event_id, limit)).fetchall()
 
+    def user_events(self, user_id: int) -> list[tuple[Any, ...]]:
+        """The events a user joined and has not declined, soonest first."""
+        with self.pool.reader() as conn:
+            return conn.execute(
+                "SELECT e.id, e.title, e.date FROM participants p JOIN events e "
+                "ON e.id = p.event_id WHERE p.user_id = ? "
+                "AND p.status IN ('confirmed', 'pending') ORDER BY e.date",
+                (user_id,)).fetchall()
+
+    def upcoming(self, now: int, limit: int = 20) -> list[tuple[Any, ...]]:
+        """The next active events from `now` on."""
+        with self.pool.reader() as conn:
+            return conn.execute(
+                "SELECT id, title, date FROM events WHERE status = 'active' AND date >= ? "
+                "ORDER BY date LIMIT ?", (now, limit)).fetchall()
+
     def close(self) -> None:
         """Flush and stop the writer, then close the pool."""
         try:
