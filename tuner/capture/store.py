@@ -156,23 +156,50 @@ def prepare(path: str | Path, engine: str) -> None:
         pass
 
 
+def _begin(path: Path, engine: str) -> sqlite3.Connection:
+    """A connection to the checked capture file holding BEGIN IMMEDIATE, the schema created
+    first in an empty file in the same transaction, so two processes starting together create
+    it once.
+
+    Under load, SQLite sometimes answers "database is locked" at once, without waiting out the
+    busy timeout, while another process is creating the same new file (seen with two
+    processes starting together on a busy machine): the attempt is repeated until the busy
+    timeout has passed, so a flush is never lost to that race."""
+    deadline = time.monotonic() + BUSY_TIMEOUT
+    while True:
+        try:
+            conn = _connect(path)
+        except sqlite3.Error as exc:
+            raise CaptureError(path, f"cannot open the capture file: {exc}") from None
+        try:
+            if _check(conn, path, engine) is None:
+                # journal_mode cannot change inside a transaction; WAL lets readers go on
+                # while one process merges (https://www.sqlite.org/wal.html).
+                conn.execute("PRAGMA journal_mode = wal").fetchone()
+            conn.execute("BEGIN IMMEDIATE")
+            if _check(conn, path, engine) is None:
+                _create(conn, engine)
+            return conn
+        except sqlite3.OperationalError as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            conn.close()
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise CaptureError(path, f"cannot write the capture file: {exc}") from None
+            time.sleep(0.02)
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            conn.close()
+            raise
+
+
 @contextmanager
 def _writing(path: Path, engine: str) -> Iterator[sqlite3.Connection]:
-    """A connection to the checked capture file inside BEGIN IMMEDIATE (the schema created
-    first in an empty file, in the same transaction, so two processes starting together create
-    it once), committed at the end of the block, rolled back on an error."""
+    """The capture file inside one BEGIN IMMEDIATE transaction (see `_begin`), committed at
+    the end of the block, rolled back on an error."""
+    conn = _begin(path, engine)
     try:
-        conn = _connect(path)
-    except sqlite3.Error as exc:
-        raise CaptureError(path, f"cannot open the capture file: {exc}") from None
-    try:
-        if _check(conn, path, engine) is None:
-            # journal_mode cannot change inside a transaction; WAL lets readers go on while
-            # one process merges (https://www.sqlite.org/wal.html).
-            conn.execute("PRAGMA journal_mode = wal").fetchone()
-        conn.execute("BEGIN IMMEDIATE")
-        if _check(conn, path, engine) is None:
-            _create(conn, engine)
         yield conn
         conn.execute("COMMIT")
     except sqlite3.Error as exc:
