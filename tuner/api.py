@@ -24,6 +24,12 @@ def inspect_db(target: str) -> State:
     return engine_for(target).inspect(target)
 
 
+def recover(target: str, busy_timeout_ms: int = 5000) -> list[str]:
+    """Before an apply plans `target`: what the engine must finish first so it can be read
+    (SQLite: a hot journal rolled back). One line for each thing it did."""
+    return engine_for(target).recover(target, busy_timeout_ms)
+
+
 def make_plan(profile: Profile | str | Path, target: str) -> Plan:
     """Inspect `target`, diff it against `profile` and return the ordered Plan."""
     if not isinstance(profile, Profile):

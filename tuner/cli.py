@@ -17,7 +17,7 @@ import click
 import yaml
 
 from tuner import cli_fleet
-from tuner.api import engine_for, make_plan, read_history
+from tuner.api import engine_for, make_plan, read_history, recover
 from tuner.apply import ApplyOptions, Event, apply_plan
 from tuner.cli_capture import COMMANDS as CAPTURE_COMMANDS
 from tuner.cli_common import (
@@ -246,6 +246,8 @@ def apply_cmd(profile: str | None, db: str, fleet: FleetArgs | None, plan_path: 
                            backup_mode=backup_mode, server_settings=server_settings)
     if fleet:
         return cli_fleet.apply(fleet, profile, plan_path, yes, options, fmt)
+    for line in recover(db, busy_timeout):
+        note(line)
     if plan_path:
         try:
             plan = parse_plan_file(Path(plan_path).read_text(encoding="utf-8"))

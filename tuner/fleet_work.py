@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from tuner.api import make_plan, read_history
+from tuner.api import make_plan, read_history, recover
 from tuner.apply import apply_plan
 from tuner.errors import ApplyError
 from tuner.fleet import Outcome, Work
@@ -72,6 +72,7 @@ def apply_work(profile: Profile, options: ApplyOptions,
     fresh one), rendered to a plan file and applied with its own verified backup, lock,
     history row and stale checks. No changes: no backup, status `ok`."""
     def work(target: str) -> Outcome:
+        recover(target, options.busy_timeout_ms)
         plan = (plans or {}).get(target) or make_plan(profile, target)
         if plan.empty:
             return Outcome(target, "ok")

@@ -161,6 +161,11 @@ class Engine(Protocol):
         or a demo must not apply them to a shared server. {} where every setting lives in the
         database (SQLite)."""
 
+    def recover(self, target: str, busy_timeout_ms: int) -> list[str]:
+        """Before an apply plans: finish what the engine itself must before anything can read
+        `target` (SQLite: roll back a hot journal a killed write left). What it did, one line
+        each; nothing else is written."""
+
     def inspect(self, target: str) -> State:
         """Read the live state, read-only. Raise DatabaseError if it cannot be read."""
 

@@ -190,6 +190,10 @@ class PostgresEngine:
         return steps, warnings
 
     # -- inspection -------------------------------------------------------------------------
+    def recover(self, target: str, busy_timeout_ms: int) -> list[str]:
+        """Nothing: the server recovers its own interrupted transactions."""
+        return []
+
     def inspect(self, target: str) -> State:
         """Read the live state of the database at the URL `target`, read-only."""
         psycopg = driver()

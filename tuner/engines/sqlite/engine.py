@@ -20,7 +20,13 @@ from tuner.changes import SetSetting
 from tuner.engines.base import Say, StepSpec, Tune
 from tuner.engines.sqlite import advise, bench, conn, demo, normalize, restore, runtime
 from tuner.engines.sqlite import history as sqlite_history
-from tuner.engines.sqlite.inspect import COMPANIONS, database_error, open_readonly, read_state
+from tuner.engines.sqlite.inspect import (
+    COMPANIONS,
+    database_error,
+    open_readonly,
+    read_state,
+    roll_back_hot_journal,
+)
 from tuner.engines.sqlite.session import SQLiteApplySession, held
 from tuner.engines.sqlite.settings import PRAGMAS, pragma_sql, split_pragmas
 from tuner.history import HistoryRow
@@ -152,6 +158,14 @@ class SQLiteEngine:
                         transactional=False)
 
     # -- inspection ---------------------------------------------------------------------
+    def recover(self, target: str, busy_timeout_ms: int) -> list[str]:
+        """Roll back a hot journal a killed write left beside the file, as SQLite does on a
+        read-write open; read-only inspection cannot read past one."""
+        if roll_back_hot_journal(target, busy_timeout_ms / 1000):
+            return [f"{target}: rolled back the hot journal an interrupted write left "
+                    f"({target}-journal); the database is as it was before that write"]
+        return []
+
     def inspect(self, target: str) -> State:
         """Read the live state of the database file at `target`, read-only."""
         conn = open_readonly(target)

@@ -62,8 +62,29 @@ def open_readonly(path: str, timeout: float = 5.0) -> sqlite3.Connection:
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
     except sqlite3.Error as exc:
         conn.close()
+        if hot_journal(path) and "readonly" in str(exc):
+            raise DatabaseError(path, f"{path}-journal is a hot journal left by an interrupted "
+                                "write (a killed apply?); a read-only command cannot roll it "
+                                "back: `tuner apply` does, first thing") from None
         raise database_error(path, exc) from None
     return conn
+
+
+def hot_journal(path: str) -> bool:
+    """True when a non-empty rollback journal lies beside the database: a write that did not
+    finish, which SQLite rolls back on the next read-write open, and which a read-only
+    connection cannot read past (https://www.sqlite.org/fileformat.html#the_rollback_journal)."""
+    journal = Path(path + "-journal")
+    return journal.is_file() and journal.stat().st_size > 0
+
+
+def roll_back_hot_journal(path: str, timeout: float) -> bool:
+    """Let SQLite roll back a hot journal by reading the database read-write; True if there
+    was one. Nothing else is written."""
+    if not hot_journal(path):
+        return False
+    open_readwrite(path, timeout).close()  # its first read rolls the journal back
+    return not hot_journal(path)
 
 
 def open_readwrite(path: str, timeout: float = 5.0) -> sqlite3.Connection:
