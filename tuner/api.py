@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tuner.diff import diff
-from tuner.engines.lookup import engine_for, engine_name_for_target, engine_named
+from tuner.engines.lookup import display, engine_for, engine_name_for_target, engine_named
 from tuner.errors import EngineError, TunerError
 from tuner.history import HistoryRow
 from tuner.interrupted import mark, recognize
@@ -37,7 +37,8 @@ def make_plan(profile: Profile | str | Path, target: str) -> Plan:
     engine_name = engine_name_for_target(target)
     if profile.engine != engine_name:
         raise EngineError(f"{profile.path}: profile {profile.name} is for engine "
-                          f"{profile.engine}, but --db {target} is a {engine_name} database")
+                          f"{profile.engine}, but --db {display(target)} is a {engine_name} "
+                          "database")
     engine = engine_named(engine_name)
     actual = engine.inspect(target)
     desired = engine.desired_state(profile, actual)

@@ -124,7 +124,7 @@ def inspect_cmd(db: str, fmt: str, name: str | None) -> None:
     if fmt == "json":
         out(json.dumps(profile, indent=2))
         return
-    out(f"# Inspected from {db} by tuner {__version__}.")
+    out(f"# Inspected from {engine.display(db)} by tuner {__version__}.")
     out(yaml.safe_dump(profile, sort_keys=False, allow_unicode=True, width=100), nl=False)
 
 

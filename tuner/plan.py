@@ -156,7 +156,7 @@ def build_plan(changes: list[Change], actual: State, desired: State, profile: Pr
     idx, views = unmanaged(actual, desired)
     prior = prior_state(actual, persistent)
     manifest = Manifest(
-        engine=engine.name, database=target,
+        engine=engine.name, database=engine.display(target),
         profile=ProfileStamp(profile.name, profile.version, profile.sha256),
         fingerprint=state_fingerprint(prior), plan_hash="", steps=len(steps),
         # As a plan file carries them (JSON), so a plan read back compares the same.
@@ -170,7 +170,8 @@ def build_plan(changes: list[Change], actual: State, desired: State, profile: Pr
                            for v in desired.views.values()},
                  "prune": profile.prune}))
     return seal(Plan(
-        steps=steps, manifest=manifest, target=target, runtime=tuple(runtime.values()),
+        steps=steps, manifest=manifest, target=engine.display(target),
+        runtime=tuple(runtime.values()),
         warnings=tuple(warnings),
         unmanaged=tuple([f"index {i.name} on {i.table}" for i in idx]
                         + [f"view {v.name}" for v in views]) if not profile.prune else (),
