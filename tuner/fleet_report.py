@@ -51,7 +51,12 @@ def exit_code(result: FleetResult, command: str, detailed: bool = False) -> tupl
         return 2, f"exit 2: {changed} database(s) have changes"
     if command == "check" and changed:
         return 3, f"exit 3: {changed} database(s) drifted or scan a large table"
-    return 0, "exit 0: " + ("all read" if command == "history" else "all converged")
+    if command == "history":
+        return 0, "exit 0: all read"
+    if command == "plan" and changed:
+        return 0, (f"exit 0: planned; {changed} database(s) have changes (--detailed-exitcode "
+                   "exits 2 for that)")
+    return 0, "exit 0: all converged"
 
 
 def totals_line(result: FleetResult, command: str) -> str:

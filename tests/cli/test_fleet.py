@@ -120,7 +120,9 @@ def test_glob_plan_apply_check_history(capsys: pytest.CaptureFixture[str], tmp_p
                               "error"}
         assert entry["status"] == "changed" and entry["changes"] == steps
         assert entry["backup"] is None and entry["error"] is None
-    assert run(capsys, "plan", BOT, "--fleet", spec).code == 0  # no --detailed-exitcode
+    r = run(capsys, "plan", BOT, "--fleet", spec)  # no --detailed-exitcode
+    assert r.code == 0 and "all converged" not in r.out
+    assert "exit 0: planned; 3 database(s) have changes" in r.out
 
     r = run(capsys, "apply", BOT, "--fleet", spec, "--yes", "--jobs", "2", "--format", "json")
     assert r.code == 0, r.err
