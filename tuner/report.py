@@ -375,9 +375,15 @@ def advise_text(advice: Any, db: str) -> str:
     if advice.captured:
         lines.append(f"Captured reads advised on (from {advice.workload}):")
         lines += [f"  {q.name}: {q.sql}" for q in advice.captured]
-    if advice.flags:
+    pending = {p.lower() for p in advice.pending}
+    built = [f for f in advice.flags if f["index"].lower() not in pending]
+    declared = [f for f in advice.flags if f["index"].lower() in pending]
+    if built:
         lines.append("Existing indexes that earn nothing:")
-        lines += [f"  {f['reason']}" for f in advice.flags]
+        lines += [f"  {f['reason']}" for f in built]
+    if declared:
+        lines.append("Indexes the profile declares (not built yet) that would earn nothing:")
+        lines += [f"  {f['reason']}" for f in declared]
     return "\n".join(lines)
 
 

@@ -254,3 +254,18 @@ def test_an_unbuilt_index_advise_cannot_try_is_noted(capsys, tmp_path, db):
     assert data["pending"] == []
     assert any("index open_participants: declared but not built, and advise cannot try it"
                in n["note"] for n in data["notes"])
+
+
+def test_a_declared_index_not_built_yet_is_flagged_as_such(capsys, tmp_path, db):
+    cap = capture(db, tmp_path / "cap.db", reads={BY_EVENT: 20}, writes={LOG: 100_000})
+    profile = tmp_path / "p.yaml"
+    profile.write_text(HEAD + "indexes:\n  - name: audit_at\n    table: audit\n"
+                       "    columns: [at]\n", encoding="utf-8")
+    data = _advise(capsys, profile, db, cap)
+    assert data["pending"] == ["audit_at"]
+    by_index = {f["index"]: f for f in data["flags"]}
+    assert by_index["audit_at"]["built"] is False and by_index["audit_action"]["built"] is True
+    text = run(capsys, "advise", profile, "--db", db, "--workload", cap).out
+    existing, _, declared = text.partition("not built yet) that would earn nothing:")
+    assert "index audit_at" in declared and "index audit_at" not in \
+        existing.split("Existing indexes that earn nothing:")[-1]

@@ -86,7 +86,10 @@ class Advice:
         """The JSON form."""
         out: dict[str, Any] = {"problems": self.problems,
                                "recommendations": [r.as_dict() for r in self.recommendations],
-                               "flags": self.flags, "notes": self.notes,
+                               "flags": [{**f, "built": f["index"].lower() not in
+                                          {p.lower() for p in self.pending}}
+                                         for f in self.flags],
+                               "notes": self.notes,
                                "pending": self.pending}
         if self.workload:
             out["workload"] = self.workload
