@@ -246,16 +246,20 @@ def apply_cmd(profile: str | None, db: str, fleet: FleetArgs | None, plan_path: 
                            backup_mode=backup_mode, server_settings=server_settings)
     if fleet:
         return cli_fleet.apply(fleet, profile, plan_path, yes, options, fmt)
+    if plan_path:
+        try:
+            saved = parse_plan_file(Path(plan_path).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise TunerError(f"{plan_path}: cannot read the plan: {exc}") from None
+    else:
+        loaded = load_profile(profile or "")
+    # Only once the input is known good: SQLite's own recovery (a hot journal) writes.
     for line in recover(db, busy_timeout):
         note(line)
     if plan_path:
-        try:
-            plan = parse_plan_file(Path(plan_path).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError) as exc:
-            raise TunerError(f"{plan_path}: cannot read the plan: {exc}") from None
-        review = file_steps_text(plan)
+        plan, review = saved, file_steps_text(saved)
     else:
-        made = make_plan(load_profile(profile or ""), db)
+        made = make_plan(loaded, db)
         if made.empty:
             emit(fmt, NO_CHANGES, "No changes. The database matches the profile; no backup "
                  "taken.\n")
@@ -275,7 +279,7 @@ def apply_cmd(profile: str | None, db: str, fleet: FleetArgs | None, plan_path: 
         if running and not yes:
             if len(running) < len(steps):  # said before the question; the summary says it again
                 note(skipped_text([s for s in steps if not options.runs(s)]), nl=False)
-            confirm(f"Apply {len(running)} steps to {db}?", yes)
+            confirm(f"Apply {len(running)} steps to {engine_for(db).display(db)}?", yes)
 
     result = apply_plan(plan, db, options, progress_printer(), review_and_confirm)
     emit(fmt, result.as_dict(), apply_summary(result))

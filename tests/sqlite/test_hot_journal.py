@@ -69,3 +69,14 @@ def test_apply_rolls_the_hot_journal_back_and_converges(hot: Path, capsys) -> No
     assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     conn.close()
     assert run(capsys, "plan", BOT, "--db", hot, "--detailed-exitcode").code == 0
+
+
+def test_apply_with_a_bad_profile_leaves_the_hot_journal_alone(hot: Path, tmp_path: Path,
+                                                                capsys) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("profile: bad\nversion: 1\nengine: sqlite\npragmas: {journal_mode: nope}\n",
+                   encoding="utf-8")
+    before = sha(hot), sha(Path(str(hot) + "-journal"))
+    r = run(capsys, "apply", bad, "--db", hot, "--yes")
+    assert r.code == 1 and "bad.yaml" in r.err and "hot journal" not in r.err
+    assert (sha(hot), sha(Path(str(hot) + "-journal"))) == before
