@@ -11,7 +11,7 @@ from tuner.diff import diff
 from tuner.engines.lookup import display, engine_for, engine_name_for_target, engine_named
 from tuner.errors import EngineError, TunerError
 from tuner.history import HistoryRow
-from tuner.interrupted import mark, recognize
+from tuner.interrupted import any_started, mark, recognize
 from tuner.model import State
 from tuner.options import ApplyOptions
 from tuner.plan import build_plan
@@ -54,7 +54,7 @@ def read_history(target: str) -> list[HistoryRow]:
     read as they are."""
     engine = engine_for(target)
     rows = engine.read_history(target)
-    if not any(r.operation == "apply" and r.status == "started" for r in rows):
+    if not any_started(rows):
         return rows
     try:
         session = engine.apply_session(target, ApplyOptions(busy_timeout_ms=0))

@@ -83,11 +83,15 @@ def find(rows: list[HistoryRow], running: bool) -> list[Interrupted]:
     return found
 
 
+def any_started(rows: list[HistoryRow]) -> bool:
+    """True when some apply row is still `started`: a live apply's, or an interrupted one."""
+    return any(r.operation == "apply" and r.status == "started" for r in rows)
+
+
 def recognize(engine: Engine, target: str) -> list[Interrupted]:
     """The interrupted applies of `target`, read-only (what `tuner plan` reports)."""
     rows = engine.read_history(target)
-    started = any(r.operation == "apply" and r.status == "started" for r in rows)
-    return find(rows, running=started and engine.apply_running(target))
+    return find(rows, running=any_started(rows) and engine.apply_running(target))
 
 
 def mark(session: ApplySession) -> list[int]:
