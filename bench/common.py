@@ -279,9 +279,11 @@ def index_count(conn: sqlite3.Connection, name: str) -> int:
 
 
 def insert_rates(conns: dict[str, sqlite3.Connection], rows: list[tuple], sql: str,
-                 batch: int, seed: int) -> dict[str, float]:
+                 batch: int, seed: int, batches: dict[str, list[float]] | None = None
+                 ) -> dict[str, float]:
     """Seconds each connection spends inserting `rows`, one transaction per batch, the
-    connections taking turns in a random order per batch."""
+    connections taking turns in a random order per batch. `batches`, when given, gets each
+    batch's seconds appended per connection (the same chunk at the same index: paired)."""
     rnd = random.Random(seed)
     spent = dict.fromkeys(conns, 0.0)
     names = list(conns)
@@ -292,5 +294,19 @@ def insert_rates(conns: dict[str, sqlite3.Connection], rows: list[tuple], sql: s
             began = time.perf_counter()
             with conn:
                 conn.executemany(sql, chunk)
-            spent[name] += time.perf_counter() - began
+            took = time.perf_counter() - began
+            spent[name] += took
+            if batches is not None:
+                batches.setdefault(name, []).append(took)
     return spent
+
+
+def paired_ci(a: Sequence[float], b: Sequence[float], seed: int = 1, resamples: int = 4000
+              ) -> tuple[float, float, float]:
+    """(the total of a - b, and the 2.5th and 97.5th percentiles of that total over bootstrap
+    resamples of the pairs): how far apart two paired series are, and how sure."""
+    diffs = [x - y for x, y in zip(a, b, strict=True)]
+    rnd = random.Random(seed)
+    n = len(diffs)
+    totals = sorted(sum(diffs[rnd.randrange(n)] for _ in range(n)) for _ in range(resamples))
+    return sum(diffs), totals[int(0.025 * resamples)], totals[int(0.975 * resamples) - 1]

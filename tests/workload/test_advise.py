@@ -16,6 +16,7 @@ from tuner.engines.sqlite.inspect import open_readonly, read_state
 from tuner.model import State
 from tuner.workload.advise.run import advise
 from tuner.workload.advise.search import parse_query
+from tuner.workload.shape import Where, candidates
 
 ROOT = Path(__file__).resolve().parents[2]
 BOT = ROOT / "profiles" / "telegram-bot.yaml"
@@ -195,6 +196,45 @@ def test_parse_query_reads_structure_with_a_parser(db: Path) -> None:
     assert p.joins == ["event_id"] and e.joins == ["id"]
     assert e.ranges == [("date", 2)] and e.order == ["date"] and shape.limit == 5
     assert shape.names["p"] == "participants"
+
+
+def test_a_limit_given_as_a_parameter_is_a_limit(db: Path) -> None:
+    """Captured reads bind their LIMIT (`LIMIT ?` becomes `LIMIT :p2`): it stops the query
+    early all the same, so it gets no covering candidate (a covering index visiting only
+    LIMIT rows adds write cost and saves little)."""
+    state = _state(db)
+    sql = ("SELECT user_id, text, timestamp FROM messages WHERE event_id = :p1 "
+           "ORDER BY timestamp DESC LIMIT :p2")
+    shape = parse_query(sql, state, params={"p1": 3, "p2": 50})
+    assert shape.limited and shape.limit == 50
+    unknown = parse_query(sql, state)
+    assert unknown.limited and unknown.limit is None
+    assert not parse_query("SELECT id FROM messages WHERE event_id = :e", state).limited
+    cands = candidates(shape.uses["messages"], shape, state)
+    assert [c.columns for c in cands] == [("event_id", "timestamp")]
+    free = parse_query(sql.replace(" LIMIT :p2", ""), state)
+    assert ("event_id", "timestamp", "text", "user_id") in \
+        [c.columns for c in candidates(free.uses["messages"], free, state)]
+
+
+def test_an_in_list_of_literals_gives_a_partial_candidate(db: Path) -> None:
+    state = _state(db)
+    shape = parse_query(
+        "SELECT e.id, e.title, e.date FROM participants p JOIN events e ON e.id = p.event_id "
+        "WHERE p.user_id = :u AND p.status IN ('confirmed', 'pending') ORDER BY e.date", state)
+    use = shape.uses["participants"]
+    assert ("status", 2, ("confirmed", "pending")) in use.eq
+    cands = candidates(use, shape, state)
+    partial = [c for c in cands if c.where]
+    assert partial and all(c.where == Where("status", ("confirmed", "pending"))
+                           for c in partial)
+    assert ("user_id", "event_id") in [c.columns for c in partial]
+    assert partial[0].where.sql == "\"status\" IN ('confirmed', 'pending')"
+    assert "status_confirmed_pending" in partial[0].default_name()
+    # An IN list holding a parameter is no constant condition.
+    shape = parse_query("SELECT id FROM participants WHERE user_id = :u "
+                        "AND status IN ('a', :s)", state)
+    assert not [c for c in candidates(shape.uses["participants"], shape, state) if c.where]
 
 
 def test_parse_query_reads_each_select_core(db: Path) -> None:

@@ -245,7 +245,7 @@ def test_a_capture_of_another_engine_is_refused(capsys, tmp_path, db):
 def test_an_unbuilt_index_advise_cannot_try_is_noted(capsys, tmp_path, db):
     profile = tmp_path / "p.yaml"
     profile.write_text(HEAD + "indexes:\n  - name: open_participants\n    table: participants\n"
-                       "    columns: [event_id]\n    where: status IN ('a', 'b')\n"
+                       "    columns: [event_id]\n    where: status <> 'a'\n"
                        "queries:\n  - name: q\n    sql: SELECT id FROM participants WHERE "
                        "user_id = :u\n    params: {u: 1}\n", encoding="utf-8")
     r = run(capsys, "advise", profile, "--db", db, "--format", "json")
@@ -254,6 +254,19 @@ def test_an_unbuilt_index_advise_cannot_try_is_noted(capsys, tmp_path, db):
     assert data["pending"] == []
     assert any("index open_participants: declared but not built, and advise cannot try it"
                in n["note"] for n in data["notes"])
+
+
+def test_an_unbuilt_index_with_an_in_list_where_is_tried(capsys, tmp_path, db):
+    profile = tmp_path / "p.yaml"
+    profile.write_text(HEAD + "indexes:\n  - name: open_participants\n    table: participants\n"
+                       "    columns: [event_id]\n    where: status IN ('a', 'b')\n"
+                       "queries:\n  - name: q\n    sql: SELECT id FROM participants WHERE "
+                       "user_id = :u\n    params: {u: 1}\n", encoding="utf-8")
+    r = run(capsys, "advise", profile, "--db", db, "--format", "json")
+    assert r.code == 0, r.err
+    data = json.loads(r.out)
+    assert data["pending"] == ["open_participants"]
+    assert not any("open_participants" in n["note"] for n in data["notes"])
 
 
 def test_a_declared_index_not_built_yet_is_flagged_as_such(capsys, tmp_path, db):

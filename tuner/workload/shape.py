@@ -23,14 +23,20 @@ NAME_MAX = 100
 # -- query structure ---------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Where:
-    """A partial index's condition: `column = value` with a constant value."""
+    """A partial index's condition on one column, with constants: `column = value`, or
+    `column IN (...)` when `value` is a tuple of two or more values."""
 
     column: str
     value: Any
 
     @property
+    def values(self) -> tuple[Any, ...]:
+        """The constants the column is compared with (one for `=`)."""
+        return self.value if isinstance(self.value, tuple) else (self.value,)
+
+    @property
     def sql(self) -> str:
-        return render("sqlite", "advise/where", column=self.column, value=self.value)
+        return render("sqlite", "advise/where", where=self)
 
 
 @dataclass
@@ -38,7 +44,8 @@ class TableUse:
     """How one query reads one table (column names as the table spells them)."""
 
     table: str
-    eq: list[tuple[str, int, Any]] = field(default_factory=list)   # (column, IN size, literal)
+    # (column, IN size, the literal or, for an IN list of literals, their tuple)
+    eq: list[tuple[str, int, Any]] = field(default_factory=list)
     joins: list[str] = field(default_factory=list)
     ranges: list[tuple[str, int]] = field(default_factory=list)    # (column, bounds)
     order: list[str] | None = None
@@ -57,11 +64,14 @@ class TableUse:
 
 @dataclass
 class Shape:
-    """A parsed query: how it reads each table, its LIMIT and its name -> table map."""
+    """A parsed query: how it reads each table, its LIMIT and its name -> table map.
+    `limit`: the LIMIT's value when it is known (a literal, or the declared value of its
+    `:name` parameter); `limited`: the query has a LIMIT, known or not."""
 
     uses: dict[str, TableUse]
     names: dict[str, str]
     limit: int | None = None
+    limited: bool = False
     derived: set[str] = field(default_factory=set)    # CTE and subquery names, not tables
     cores: list[Shape] = field(default_factory=list)  # one per SELECT, when there are several
     note: str | None = None                           # why the query was not analysed
@@ -116,13 +126,15 @@ def aliases(sql: str, tables: Mapping[str, Table], dialect: str = "sqlite") -> d
     return out
 
 
-def parse_query(sql: str, state: State, dialect: str = "sqlite") -> Shape:
+def parse_query(sql: str, state: State, dialect: str = "sqlite",
+                params: Mapping[str, Any] | None = None) -> Shape:
     """The structure of a declared SELECT: per table, its equality, join and range columns,
     ORDER BY / GROUP BY columns and the columns it reads. A query with subqueries, common
     table expressions or UNION has one part per SELECT core (`Shape.cores`), each read in its
     own scope; a column of an outer query compared with one of the core's own is a value, as
     a parameter is. What cannot be read gives no tables and a `note`. `dialect` is sqlglot's
-    name for the engine's SQL (`sqlite`, `postgres`)."""
+    name for the engine's SQL (`sqlite`, `postgres`); `params`: the query's `:name` values
+    (a LIMIT given as a parameter takes its value from them)."""
     try:
         tree = sqlglot.parse_one(sql, read=dialect)
     except sqlglot.errors.ParseError:
@@ -131,7 +143,7 @@ def parse_query(sql: str, state: State, dialect: str = "sqlite") -> Shape:
         return Shape({}, {}, note="not analysed: not a SELECT")
     derived = {key(c.alias_or_name) for c in tree.find_all(exp.CTE)}
     derived |= {key(q.alias) for q in tree.find_all(exp.Subquery) if q.alias}
-    cores = [_core(sel, state, derived) for sel in tree.find_all(exp.Select)]
+    cores = [_core(sel, state, derived, params or {}) for sel in tree.find_all(exp.Select)]
     if len(cores) == 1:
         cores[0].derived = derived
         return cores[0]
@@ -146,7 +158,8 @@ def parse_query(sql: str, state: State, dialect: str = "sqlite") -> Shape:
     return merged
 
 
-def _core(sel: exp.Select, state: State, derived: set[str]) -> Shape:
+def _core(sel: exp.Select, state: State, derived: set[str], params: Mapping[str, Any]
+          ) -> Shape:
     """One SELECT core, in its own scope: the tables of its FROM and JOINs, its predicates,
     the columns it reads, its ORDER BY / GROUP BY and LIMIT."""
     names: dict[str, str] = {}
@@ -211,11 +224,13 @@ def _core(sel: exp.Select, state: State, derived: set[str]) -> Shape:
         owners = {c[0] for c in cols if c}
         if cols and all(cols) and len(owners) == 1:
             setattr(uses[owners.pop()], arg, [c[1] for c in cols if c])
-    limit = None
-    if sel.args.get("limit") is not None:
-        value = _literal(sel.args["limit"].expression)
-        limit = value if isinstance(value, int) else None
-    return Shape(uses, names, limit)
+    limit, limited = None, sel.args.get("limit") is not None
+    if limited:
+        node = sel.args["limit"].expression
+        value = params.get(node.name, _NO_LITERAL) if isinstance(node, exp.Placeholder) \
+            else _literal(node)
+        limit = value if isinstance(value, int) and not isinstance(value, bool) else None
+    return Shape(uses, names, limit, limited)
 
 
 def _add_predicate(pred: exp.Expression, resolve: Any, uses: dict[str, TableUse],
@@ -245,7 +260,11 @@ def _add_predicate(pred: exp.Expression, resolve: Any, uses: dict[str, TableUse]
         found = resolve(pred.this) if isinstance(pred.this, exp.Column) else None
         values = pred.expressions
         if found and values and not pred.args.get("query") and all(map(_is_value, values)):
-            uses[found[0]].eq.append((found[1], len(values), _NO_LITERAL))
+            consts = tuple(_literal(v) for v in values)
+            known: Any = _NO_LITERAL if _NO_LITERAL in consts else consts
+            if len(values) == 1 and known is not _NO_LITERAL:
+                known = consts[0]               # `IN (x)` is `= x`
+            uses[found[0]].eq.append((found[1], len(values), known))
     elif isinstance(pred, (exp.GT, exp.GTE, exp.LT, exp.LTE)):
         col, other = pred.this, pred.expression
         if not isinstance(col, exp.Column):
@@ -282,7 +301,7 @@ class Candidate:
         most NAME_MAX characters (a profile name is at most 128)."""
         parts = [self.table, *self.columns, *self.include]
         if self.where:
-            parts += [self.where.column, str(self.where.value)]
+            parts += [self.where.column, *map(str, self.where.values)]
         name = "".join(ch if ch.isascii() and ch.isalnum() else "_"
                        for ch in "_".join(parts).lower())
         return "_".join(p for p in name.split("_") if p)[:NAME_MAX] or "advised_index"
@@ -292,21 +311,23 @@ def candidates(use: TableUse, shape: Shape, state: State) -> list[Candidate]:
     """Candidate indexes for one table a query reads: equality columns, then a range or the
     ORDER BY / GROUP BY columns, and (without LIMIT) a variant with a few covering columns; as
     the inner table of a join too; and a partial variant when a column is compared with a
-    literal while the other predicates take parameters."""
+    literal, or with an IN list of literals, while the other predicates take parameters."""
     table = state.tables[key(use.table)]
     if table.without_rowid:
         return []                   # the sample reads rowids; a first cut skips these tables
     rowid = key(table.rowid_alias) if table.rowid_alias else None
     params = [c for c, n, v in use.eq if n == 1 and v is _NO_LITERAL]
     literals = [(c, v) for c, n, v in use.eq if n == 1 and v is not _NO_LITERAL]
+    lists = [(c, v) for c, n, v in use.eq if n > 1 and v is not _NO_LITERAL]
     ins = [c for c, n, _ in use.eq if n > 1]
     out: list[Candidate] = []
     partials: list[Where | None] = [None]
-    if literals and (params or use.ranges or use.joins):
-        partials.append(Where(*literals[0]))
+    if (literals or lists) and (params or use.ranges or use.joins):
+        partials.append(Where(*(literals or lists)[0]))
     for where in partials:
         for with_joins in (False, True):
-            eq = params + [c for c, _ in literals if not where or c != where.column] + ins
+            eq = params + [c for c, _ in literals if not where or c != where.column] \
+                + [c for c in ins if not where or c != where.column]
             if with_joins:
                 eq += use.joins
             keys = list(dict.fromkeys(eq))
@@ -319,7 +340,7 @@ def candidates(use: TableUse, shape: Shape, state: State) -> list[Candidate]:
             extra = sorted(c for c in use.used if c not in keys and key(c) != rowid
                            and (not where or c != where.column))
             out.append(Candidate(table.name, tuple(keys), where))
-            if shape.limit is None and not use.star and 0 < len(extra) <= MAX_COVERING:
+            if not shape.limited and not use.star and 0 < len(extra) <= MAX_COVERING:
                 out.append(Candidate(table.name, tuple(keys + extra), where, len(extra)))
     return list(dict.fromkeys(out))
 

@@ -78,7 +78,8 @@ def advise_with(profile: Profile, state: State, plans: dict[str, list[PlanLine]]
     live = state
     state, plans, unplaced = _declared_in_place(profile, state, plans, evaluator)
     work = Workload({q.name: q for q in profile.queries},
-                     {q.name: parse_query(q.sql, state, dialect) for q in profile.queries},
+                     {q.name: parse_query(q.sql, state, dialect, q.params)
+                     for q in profile.queries},
                      state, threshold)
     advice = Advice(pending=[i.name for k, i in state.indexes.items() if k not in live.indexes])
     bad = work.problems(plans)
@@ -88,7 +89,8 @@ def advise_with(profile: Profile, state: State, plans: dict[str, list[PlanLine]]
                     if shape.note and q in bad]
     advice.notes += [{"query": None, "note": f"index {name}: declared but not built, and "
                       "advise cannot try it (an expression, a WHERE other than column = "
-                      "constant, or a method other than B-tree): advised on as if absent"}
+                      "constant or column IN (constants), or a method other than "
+                      "B-tree): advised on as if absent"}
                      for name in unplaced]
     write_flags = flag_writes(evaluator, work, plans, state, workload) if workload else []
     taken = {key(n) for n in state.indexes} | {key(i.name) for i in profile.indexes}
@@ -107,9 +109,9 @@ def _declared_in_place(profile: Profile, state: State, plans: dict[str, list[Pla
                        evaluator: Evaluator
                        ) -> tuple[State, dict[str, list[PlanLine]], list[str]]:
     """The state and plans with the profile's indexes the database lacks put in place as
-    candidates (the ones a candidate can express: plain columns, a `column = constant` WHERE),
-    their plan lines naming them as the profile does; and the names of those it could not
-    put in place."""
+    candidates (the ones a candidate can express: plain columns, a `column = constant` or
+    `column IN (constants)` WHERE), their plan lines naming them as the profile does; and the
+    names of those it could not put in place."""
     shown: dict[str, str] = {}
     unplaced: list[str] = []
     added = dict(state.indexes)

@@ -115,7 +115,7 @@ def weigh(evaluator: Evaluator, chosen: list[Verdict], state: State,
 
 def index_candidate(index: Index) -> Candidate | None:
     """A profile's or the database's index as a candidate, when it is one tuner can try: plain
-    key columns, and at most a `column = constant` partial WHERE."""
+    key columns, and at most a `column = constant` or `column IN (constants)` partial WHERE."""
     cols = tuple(c.column for c in index.columns)
     if not cols or not all(cols) or index.method not in (None, "btree"):
         return None
@@ -134,11 +134,16 @@ def _simple_where(text: str) -> Where | None:
         return None
     if isinstance(tree, exp.EQ) and isinstance(tree.this, exp.Column) \
             and isinstance(tree.expression, exp.Literal):
-        lit = tree.expression
-        value: Any = lit.this if lit.is_string else (int(lit.this) if lit.is_int
-                                                     else float(lit.this))
-        return Where(tree.this.name, value)
+        return Where(tree.this.name, _constant(tree.expression))
+    if isinstance(tree, exp.In) and isinstance(tree.this, exp.Column) \
+            and not tree.args.get("query") and len(tree.expressions) > 1 \
+            and all(isinstance(e, exp.Literal) for e in tree.expressions):
+        return Where(tree.this.name, tuple(map(_constant, tree.expressions)))
     return None
+
+
+def _constant(lit: exp.Literal) -> Any:
+    return lit.this if lit.is_string else (int(lit.this) if lit.is_int else float(lit.this))
 
 
 def flag_writes(evaluator: Evaluator, work: Workload, plans: Plans, state: State,

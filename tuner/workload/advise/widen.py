@@ -1,16 +1,21 @@
 """The covering pass of `tuner advise`: once the workload-wide set is chosen, widen a chosen
-index so that a declared query reading many rows through it answers from the index alone.
+index so that a declared query reading many rows through it, or through another index while
+comparing every key column of the chosen one with a value, answers from the index alone.
 
 A query already served by a SEARCH (through a UNIQUE index, say) is never a problem, so it
 brings no candidates of its own. Once the chosen set is in place, its planner may move to a
 chosen index whose key fits its equality columns better but which lacks a column it reads,
-and then visit the table once per row. This pass explains every declared query with the
-chosen set in place. Where a plan SEARCHes a chosen index without covering and visits
+and then visit the table once per row; or it stays on its index (a UNIQUE one) and visits
+every row of a key the chosen index would split further. This pass explains every declared
+query with the chosen set in place. Where a plan SEARCHes a chosen index, or another index
+while the query compares every key column of a chosen one with a value, without covering and
+visits
 COVERING_MIN_ROWS rows or more (the evaluator's estimate, for the query's own parameter
 values; never for a query with LIMIT, which stops early and gets no covering candidate
 either), it tries that index with the columns the query reads added: at most MAX_COVERING
 covering columns in all, in the engine's form (the evaluator's `widen`: trailing key columns
-on SQLite, INCLUDE on PostgreSQL). It keeps the wider index when the query's plan becomes
+on SQLite, ORDER BY / GROUP BY columns first so they give the order too; INCLUDE on
+PostgreSQL). It keeps the wider index when the query's plan becomes
 covering (SQLite's USING COVERING INDEX, PostgreSQL's Index Only Scan) and no declared query's
 plan gets worse: no new problem, and every query that used the index still uses it, covering
 where it was. The query then counts among those the index serves.
@@ -73,12 +78,15 @@ def _reads(shape: Shape, table: str, rowid: str | None) -> set[str] | None:
 def _needed(evaluator: Evaluator, work: Workload, verdict: Verdict, qname: str,
             plans: Plans) -> tuple[list[str], float] | None:
     """(the columns to add, the rows visited) when `qname` reads many rows through the
-    chosen index without covering and a few more columns would cover it; else None."""
+    chosen index, or through another index while comparing every key column of the chosen
+    one with a value, without covering, and a few more columns would cover it; else None."""
+    cand, shape = verdict.cand, work.shapes[qname]
     line = next((ln for ln in plans[qname] if ln.index == verdict.shown), None)
+    if line is None:
+        line = _neighbour(verdict, shape, plans[qname])
     if line is None or line.kind != "search" or _covering(line):
         return None         # a SCAN through an index is a small table's (else a problem)
-    cand, shape = verdict.cand, work.shapes[qname]
-    if shape.limit is not None:
+    if shape.limited:
         return None         # LIMIT stops it early: no covering columns, as in candidates()
     table = work.state.tables.get(key(cand.table))
     reads = _reads(shape, cand.table, key(table.rowid_alias) if table and table.rowid_alias
@@ -88,12 +96,36 @@ def _needed(evaluator: Evaluator, work: Workload, verdict: Verdict, qname: str,
     have = {key(c) for c in cand.columns + cand.include}
     if cand.where:
         have.add(key(cand.where.column))
-    extra = sorted(c for c in reads if key(c) not in have)
+    use = shape.uses[key(cand.table)]
+    # The ORDER BY / GROUP BY columns first: as trailing key columns they give the order too.
+    ordered = [c for c in use.order or use.group or [] if c in reads]
+    extra = list(dict.fromkeys(c for c in ordered + sorted(reads) if key(c) not in have))
     if not extra or cand.covering + len(extra) > MAX_COVERING:
         return None
     in_order = not any(ln.kind == "temp_btree" for ln in plans[qname])
     visited = evaluator.visited(work.queries[qname], cand, line, shape, in_order)
     return (extra, visited) if visited >= COVERING_MIN_ROWS else None
+
+
+def _neighbour(verdict: Verdict, shape: Shape, lines: list[PlanLine]) -> PlanLine | None:
+    """The SEARCH line by which a query reads the chosen index's table through another index,
+    when the query compares every key column of the chosen index with one value (and repeats
+    its partial WHERE): the chosen index, widened, would seek the same rows or fewer and
+    could cover the query (e.g. a query served by a UNIQUE index that filters one more
+    column, beside a chosen index on both columns)."""
+    cand = verdict.cand
+    use = shape.uses.get(key(cand.table))
+    if use is None:
+        return None
+    single = {key(c) for c, n, _ in use.eq if n == 1}
+    if not {key(c) for c in cand.columns} <= single:
+        return None
+    if cand.where and (key(cand.where.column), cand.where.value) not in \
+            {(key(c), v) for c, _, v in use.eq}:
+        return None
+    return next((ln for ln in lines if ln.kind == "search" and ln.index
+                 and ln.index != verdict.shown and ln.table
+                 and shape.names.get(key(ln.table), key(ln.table)) == key(cand.table)), None)
 
 
 def _try(evaluator: Evaluator, work: Workload, verdict: Verdict, qname: str,

@@ -1,0 +1,1 @@
+-- No index: the query compares status with an IN list of literals.
