@@ -89,7 +89,8 @@ def _is_value(node: exp.Expression) -> bool:
         and node.find(exp.Select) is None
 
 
-def _literal(node: exp.Expression) -> Any:
+def constant(node: exp.Expression) -> Any:
+    """A literal's Python value (str, int or float); a marker for anything else."""
     if isinstance(node, exp.Literal):
         if node.is_string:
             return node.this
@@ -228,7 +229,7 @@ def _core(sel: exp.Select, state: State, derived: set[str], params: Mapping[str,
     if limited:
         node = sel.args["limit"].expression
         value = params.get(node.name, _NO_LITERAL) if isinstance(node, exp.Placeholder) \
-            else _literal(node)
+            else constant(node)
         limit = value if isinstance(value, int) and not isinstance(value, bool) else None
     return Shape(uses, names, limit, limited)
 
@@ -252,7 +253,7 @@ def _add_predicate(pred: exp.Expression, resolve: Any, uses: dict[str, TableUse]
             left, right = right, left
         found = resolve(left) if isinstance(left, exp.Column) else None
         if found and _is_value(right):
-            value = _literal(right) if isinstance(pred, exp.EQ) else _NO_LITERAL
+            value = constant(right) if isinstance(pred, exp.EQ) else _NO_LITERAL
             uses[found[0]].eq.append((found[1], 1, value))
             if isinstance(pred, exp.EQ) and isinstance(right, exp.Placeholder) and right.name:
                 uses[found[0]].params[found[1]] = right.name
@@ -260,7 +261,7 @@ def _add_predicate(pred: exp.Expression, resolve: Any, uses: dict[str, TableUse]
         found = resolve(pred.this) if isinstance(pred.this, exp.Column) else None
         values = pred.expressions
         if found and values and not pred.args.get("query") and all(map(_is_value, values)):
-            consts = tuple(_literal(v) for v in values)
+            consts = tuple(constant(v) for v in values)
             known: Any = _NO_LITERAL if _NO_LITERAL in consts else consts
             if len(values) == 1 and known is not _NO_LITERAL:
                 known = consts[0]               # `IN (x)` is `= x`

@@ -24,7 +24,7 @@ from tuner.model import Index, State, key
 from tuner.workload.advise.model import Evaluator, Gain, Verdict, Workload
 from tuner.workload.advise.workload import TableWrites, WorkloadInput
 from tuner.workload.bench.measure import PlanLine
-from tuner.workload.shape import Candidate, Where
+from tuner.workload.shape import Candidate, Where, constant
 
 Plans = dict[str, list[PlanLine]]
 
@@ -134,16 +134,12 @@ def _simple_where(text: str) -> Where | None:
         return None
     if isinstance(tree, exp.EQ) and isinstance(tree.this, exp.Column) \
             and isinstance(tree.expression, exp.Literal):
-        return Where(tree.this.name, _constant(tree.expression))
+        return Where(tree.this.name, constant(tree.expression))
     if isinstance(tree, exp.In) and isinstance(tree.this, exp.Column) \
             and not tree.args.get("query") and len(tree.expressions) > 1 \
             and all(isinstance(e, exp.Literal) for e in tree.expressions):
-        return Where(tree.this.name, tuple(map(_constant, tree.expressions)))
+        return Where(tree.this.name, tuple(map(constant, tree.expressions)))
     return None
-
-
-def _constant(lit: exp.Literal) -> Any:
-    return lit.this if lit.is_string else (int(lit.this) if lit.is_int else float(lit.this))
 
 
 def flag_writes(evaluator: Evaluator, work: Workload, plans: Plans, state: State,
