@@ -13,11 +13,13 @@ On the demo database (`tuner demo-db --participants N`, tuner's own generator):
    that differs only in `indexes:`: none; the original scripts' 11 single-column indexes
    (ORIGINAL_11); the bundled profile's 5; the advice from the capture. All four with the
    bundled profile's pragmas (WAL, synchronous=NORMAL, ...).
-4. Write cost of each index set: --rows fresh participants and messages (and a tenth as many
+4. Write cost of each index set, on five more fresh copies (the four sets and a second copy of
+   the bundled one, for the noise): --rows fresh participants and messages (and a tenth as many
    users and events) inserted with `executemany` in --batch-row transactions, the copies taking
    turns batch by batch (bench/common.py's helpers, as bench/write_cost.py).
-5. The captured workload replayed on each copy, --rounds times, the copies in a random order per
-   round: the same seeded operations run again through BotStore with capture on
+5. The captured workload replayed on each copy, --rounds times (the untuned copy's rounds first,
+   then an uncounted warm-up replay of each tuned copy, then their rounds in a random order per
+   round): the same seeded operations run again through BotStore with capture on
    (tuner.workload.demo.workload.rerun; the same statements and calls as the capture, checked),
    each statement's captured time, the median over the rounds. Also the capture file replayed
    alone (replay: each statement's slowest sample min(calls, --cap) times, writes rolled back,
@@ -64,9 +66,13 @@ from tuner.workload.demo.loop import settle, start_profile
 from tuner.workload.demo.workload import drive, replay, rerun, same_workload
 
 VARIANTS = ("none", "original 11", "bundled", "advised")
-#: A second copy of the bundled set, replayed and written to like the others: how far two copies
-#: of one index set differ is the copy-to-copy noise of the write-time comparison.
+#: A second copy of the bundled set, written to like the others: how far two copies of one index
+#: set differ is the copy-to-copy noise of the write-time comparison.
 TWIN = "bundled twin"
+
+
+def slug(name: str) -> str:
+    return name.replace(" ", "")
 
 
 def base_profile() -> dict[str, Any]:
@@ -86,18 +92,23 @@ def definitions(indexes: list[dict[str, Any]]) -> set[tuple]:
              where_key(i.get("where"))) for i in indexes}
 
 
-def no_more(diff: float, low: float, high: float, unit: str, twin: float | None = None) -> str:
+def on_table(indexes: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+    return [i for i in indexes if i["table"].lower() == name.lower()]
+
+
+def no_more(diff: float, low: float, high: float, unit: str, twin: float | None = None,
+            digits: int = 2) -> str:
     """The verdict on "a costs no more than b" from their paired difference a - b and its
     95% interval: yes; yes within noise (the interval holds 0, or the difference is no larger
     than `twin`, how far two copies of one index set measured apart); or NO."""
-    figures = f"{diff:+,.2f} {unit}, 95% interval {low:+,.2f} .. {high:+,.2f}"
+    figures = f"{diff:+,.{digits}f} {unit}, 95% interval {low:+,.{digits}f} .. {high:+,.{digits}f}"
     if diff <= 0:
         return f"yes ({figures})"
     if low <= 0:
         return f"yes, within noise ({figures})"
     if twin is not None and diff <= abs(twin):
         return (f"yes, within copy-to-copy noise ({figures}; two copies of the bundled set: "
-                f"{twin:+,.2f} {unit})")
+                f"{twin:+,.{digits}f} {unit})")
     return f"NO ({figures})"
 
 
@@ -141,18 +152,15 @@ def main() -> None:
         "bundled": bundled_data()["indexes"],
         "advised": advised,
     }
-    profs = {name: write_profile(dict(base, profile=f"replay-{name.replace(' ', '')}",
+    profs = {name: write_profile(dict(base, profile=f"replay-{slug(name)}",
                                       indexes=indexes[name]),
-                                 f"replay-{name.replace(' ', '')}") for name in VARIANTS}
+                                 f"replay-{slug(name)}") for name in VARIANTS}
     paths, applied, sizes = {}, {}, {}
     for name in VARIANTS:
         say(f"applying {name} ...")
-        paths[name] = fresh_copy(pristine, f"replay-{name.replace(' ', '')}.db")
+        paths[name] = fresh_copy(pristine, f"replay-{slug(name)}.db")
         applied[name] = apply_profile(profs[name], paths[name])
         sizes[name] = paths[name].stat().st_size / 1e6
-    say(f"applying {TWIN} ...")
-    paths[TWIN] = fresh_copy(pristine, "replay-bundledtwin.db")
-    apply_profile(profs["bundled"], paths[TWIN])
     os.sync()
 
     # -- replay ---------------------------------------------------------------------------
@@ -160,20 +168,29 @@ def main() -> None:
     sample_s: dict[str, float] = {}
     statements: dict[str, Any] = {}
     mismatched = []
+    def replay_once(name: str, label: str, counted: bool = True) -> None:
+        say(f"replay {label}: {name} ...")
+        again = rerun(paths[name], profs[name], ops=args.ops, seed=args.seed,
+                      capture=CACHE / f"replay-{slug(name)}-capture.db")
+        if not same_workload(capture, again.capture):
+            mismatched.append(f"{name} {label}")
+        for st in again.statements if counted else ():
+            statements.setdefault(st.fingerprint, st)
+            per_stmt[name].setdefault(st.fingerprint, []).append(st.total_s)
+
+    # The untuned copy first, alone: each of its replays scans for ~40 s and slows whatever
+    # runs next, which no pairing needs. Then one uncounted round warms the tuned copies up
+    # (a copy's first replay in a process is cold), and the counted rounds take them in a
+    # new random order each.
+    for k in range(args.rounds):
+        replay_once("none", f"round {k + 1}/{args.rounds}")
+    tuned = [n for n in VARIANTS if n != "none"]
+    for name in tuned:
+        replay_once(name, "warm-up (not counted)", counted=False)
     order = random.Random(args.rounds)
     for k in range(args.rounds):
-        for name in order.sample(VARIANTS, len(VARIANTS)):
-            say(f"replay round {k + 1}/{args.rounds}: {name} ...")
-            again = rerun(paths[name], profs[name], ops=args.ops, seed=args.seed,
-                          capture=CACHE / f"replay-{name.replace(' ', '')}-capture.db")
-            if not same_workload(capture, again.capture):
-                mismatched.append(f"{name} round {k + 1}")
-            for st in again.statements:
-                statements.setdefault(st.fingerprint, st)
-                per_stmt[name].setdefault(st.fingerprint, []).append(st.total_s)
-        say(f"replay round {k + 1}/{args.rounds}: {TWIN} (its writes only) ...")
-        rerun(paths[TWIN], profs["bundled"], ops=args.ops, seed=args.seed,
-              capture=CACHE / "replay-bundledtwin-capture.db")
+        for name in order.sample(tuned, len(tuned)):
+            replay_once(name, f"round {k + 1}/{args.rounds}")
     for name in VARIANTS:
         say(f"sample replay (capture file alone): {name} ...")
         done = replay(capture, paths[name], profs[name], cap=args.cap)
@@ -210,25 +227,44 @@ def main() -> None:
                       *(f"**{totals[n] * 1000:,.1f}**" for n in VARIANTS)])
 
     # -- write cost -------------------------------------------------------------------------
+    # On fresh copies, not the replayed ones: the replays' history (which rounds wrote when,
+    # checkpoints) made two replayed copies of one index set differ by several percent.
+    writers = (*VARIANTS, TWIN)
+    profs[TWIN] = profs["bundled"]
+    written = {}
+    for name in writers:
+        say(f"applying {name} to a fresh copy for the write cost ...")
+        written[name] = fresh_copy(pristine, f"write-{slug(name)}.db")
+        apply_profile(profs[name], written[name])
+    os.sync()
     say(f"preparing {args.rows:,} fresh rows ...")
-    fresh = new_rows(captured_db, args.rows)   # its joins are the replays' joins
+    fresh = new_rows(pristine, args.rows)
     settings = profs["bundled"].settings
-    conns = {n: connect(paths[n], settings) for n in (*VARIANTS, TWIN)}
-    spent = dict.fromkeys((*VARIANTS, TWIN), 0.0)
+    conns = {n: connect(written[n], settings) for n in writers}
+    spent = dict.fromkeys(writers, 0.0)
     per_table: dict[str, dict[str, float]] = {}
     batches: dict[str, list[float]] = {}
+    table_batches: dict[str, dict[str, list[float]]] = {}
     for t, (tname, rows) in enumerate(fresh.items()):
         say(f"inserting {len(rows):,} rows into {tname} on each copy ...")
-        got = insert_rates(conns, rows, INSERTS[tname], args.batch, seed=t, batches=batches)
+        got = insert_rates(conns, rows, INSERTS[tname], args.batch, seed=t,
+                           batches=table_batches.setdefault(tname, {}))
         per_table[tname] = got
         for n in spent:
             spent[n] += got[n]
+            batches.setdefault(n, []).extend(table_batches[tname][n])
     for conn in conns.values():
         conn.close()
+    for path in written.values():
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
     write_rows = [[tname, *(f"{got[n]:.2f}" for n in spent)]
                   for tname, got in per_table.items()]
     write_rows.append(["**all four**", *(f"**{spent[n]:.2f}**" for n in spent)])
     index_cost = {n: spent[n] - spent["none"] for n in VARIANTS}
+    differing = [tname for tname in per_table
+                 if definitions(on_table(indexes["advised"], tname))
+                 != definitions(on_table(indexes["bundled"], tname))]
 
     t_sets = table(["indexes", "count", "apply s", "file MB", "the indexes"],
                    [[n, str(len(indexes[n])), f"{applied[n]:.1f}", f"{sizes[n]:.0f}",
@@ -266,6 +302,12 @@ def main() -> None:
         [f"... copy-to-copy noise: a second copy of the bundled set minus the first, bulk insert "
          f"({spent['bundled']:.2f} vs {spent[TWIN]:.2f} s)",
          f"{twin_ci[0]:+,.2f} s, 95% interval {twin_ci[1]:+,.2f} .. {twin_ci[2]:+,.2f}"],
+        *([f"... on {tname}, the table whose indexes differ (bundled: "
+           f"{index_list(on_table(indexes['bundled'], tname)) or '-'}; advised: "
+           f"{index_list(on_table(indexes['advised'], tname)) or '-'}), "
+           f"{per_table[tname]['bundled']:.3f} vs {per_table[tname]['advised']:.3f} s",
+           no_more(*paired_ci(table_batches[tname]["advised"], table_batches[tname]["bundled"]),
+                   "s", digits=3)] for tname in differing),
         [f"the advised indexes are a subset of the bundled ones (same table, key columns and "
          f"WHERE){'; the bundled profile also has ' + extra if subset and extra else ''}",
          "yes" if subset else "no (the measured rows above decide)"],
@@ -296,15 +338,19 @@ advised {len(advised)} index(es) ({per_pass} by pass).
 Four fresh copies, applied like `tuner apply` with the bundled profile's pragmas and only
 `indexes:` different, replayed the captured workload: the same seeded operations through
 `BotStore` with capture on (`tuner.workload.demo.workload.rerun`, each replay checked to hold
-the captured statements with the captured calls), {args.rounds} rounds with the copies in a
-random order per round, per statement the median of its captured time. The "sample replay" row
+the captured statements with the captured calls), {args.rounds} rounds, per statement the median
+of its captured time: the untuned copy's rounds first (its full scans slow whatever runs next),
+then one uncounted warm-up replay of each tuned copy, then the tuned copies' rounds in a random
+order per round. The "sample replay" row
 replays the capture file alone instead: each statement's sample (its slowest execution's SQL
 and parameters), min(calls, {args.cap}) times, writes rolled back, scaled to its calls: every
 call as slow as the slowest, a worst case. Plans from EXPLAIN QUERY PLAN of each read's sample.
 The two "no more than the bundled profile" verdicts use paired differences, advised minus
 bundled: per replay round (both copies replayed in the same round) and per inserted batch (the
 same rows, in the same turn), with a 95% bootstrap interval of the total; "within noise" where
-the difference is above 0 but the interval holds 0.
+the difference is above 0 but the interval holds 0, or is no larger than the difference between
+two copies of the bundled set. Where the two sets differ only on some tables, those tables'
+inserts get their own verdict: on the others the indexes are the same.
 
 {t_sets}
 
@@ -319,11 +365,12 @@ the difference is above 0 but the interval holds 0.
 ### Write time of each index set
 
 {args.rows:,} fresh participants and as many messages, {args.rows // 10:,} new users and as
-many new events, inserted table by table with `executemany` in {args.batch}-row transactions,
-the copies taking turns batch by batch in a random order (bench/common.py's
-`insert_rates`, as bench/write_cost.py), after the replays. "{TWIN}" is a fifth copy with the
-bundled profile applied again, replayed (writes only) and written to like the others: what
-separates it from "bundled" is the noise between two copies of one index set. Seconds:
+many new events, inserted table by table with `executemany` in {args.batch}-row transactions
+into five more fresh copies (not the replayed ones, whose different histories made two copies
+of one set differ by several percent), the copies taking turns batch by batch in a random order
+rotated by one place per batch (bench/common.py's `insert_rates`, as bench/write_cost.py).
+"{TWIN}" is the bundled profile applied to a fifth copy: what separates it from "bundled" is
+the noise between two copies of one index set. Seconds:
 
 {t_writes}
 """)

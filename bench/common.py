@@ -282,14 +282,15 @@ def insert_rates(conns: dict[str, sqlite3.Connection], rows: list[tuple], sql: s
                  batch: int, seed: int, batches: dict[str, list[float]] | None = None
                  ) -> dict[str, float]:
     """Seconds each connection spends inserting `rows`, one transaction per batch, the
-    connections taking turns in a random order per batch. `batches`, when given, gets each
-    batch's seconds appended per connection (the same chunk at the same index: paired)."""
-    rnd = random.Random(seed)
+    connections taking turns: a seeded random order, rotated by one place each batch, so every
+    connection goes first, second, ... equally often. `batches`, when given, gets each batch's
+    seconds appended per connection (the same chunk at the same index: paired)."""
+    names = random.Random(seed).sample(list(conns), len(conns))
     spent = dict.fromkeys(conns, 0.0)
-    names = list(conns)
-    for start in range(0, len(rows), batch):
+    for turn, start in enumerate(range(0, len(rows), batch)):
         chunk = rows[start:start + batch]
-        for name in rnd.sample(names, len(names)):
+        shift = turn % len(names)
+        for name in names[shift:] + names[:shift]:
             conn = conns[name]
             began = time.perf_counter()
             with conn:

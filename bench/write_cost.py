@@ -13,8 +13,9 @@ original bot's schema (the independent seed generator), each applied by the same
 Then, on connections with the profile's pragmas (WAL, synchronous=NORMAL, foreign keys on):
 1. every hot query timed on the three copies in a random order per run (medians, same rows);
 2. the same fresh rows inserted into `participants` and then `messages` of each copy with a bare
-   `executemany` in transactions of --batch rows, the copies taking turns batch by batch (in a
-   random order per batch), so that noise hits them alike. Rows per second, and ratios.
+   `executemany` in transactions of --batch rows, the copies taking turns batch by batch (a
+   random order rotated by one place per batch, so each copy goes first equally often), so that
+   noise hits them alike. Rows per second, and ratios.
 
 usage: python bench/write_cost.py [--participants 2000000] [--rows 500000] [--batch 1000]
                                   [--runs 20]
@@ -184,9 +185,9 @@ pragmas on every connection.
 {args.rows:,} fresh participants and as many messages (existing events and users, uniformly;
 participant pairs not yet taken), {args.rows // 10:,} new users and as many new events,
 inserted table by table with a bare `executemany` in {args.batch}-row transactions; the three
-copies take turns batch by batch in a random order. "on the table" counts the UNIQUE
-autoindexes too. "speed vs original 11" above 1 means faster than the original indexes;
-"all four" adds up the four tables' seconds.
+copies take turns batch by batch (a random order, rotated by one place per batch). "on the
+table" counts the UNIQUE autoindexes too. "speed vs original 11" above 1 means faster than the
+original indexes; "all four" adds up the four tables' seconds.
 
 {t_write}
 

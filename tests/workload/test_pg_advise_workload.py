@@ -95,3 +95,34 @@ def test_same_advice_before_and_after_apply_on_postgresql(
             [(x.get("name") or x.get("index"), x.get("table")) for x in after[part]], part
     assert [r["table"] for r in before["recommendations"]] == ["customers"]
     assert not any(f["index"] == "orders_customer" for f in before["flags"] + after["flags"])
+
+
+def test_partial_index_write_cost_scaled_by_the_rows_it_keeps(tmp_path: Path,
+                                                              pg_hypopg_url: str) -> None:
+    """Only the rows a partial index's WHERE keeps get an entry, so its modelled write cost
+    is the full index's times the planner's estimate of that share."""
+    from tuner.engines.postgres.advise import PgEvaluator, hypopg_schema
+    from tuner.engines.postgres.engine import PostgresEngine
+    from tuner.workload.shape import Candidate, Where
+
+    with psycopg.connect(pg_hypopg_url, autocommit=True) as conn:
+        conn.execute((CASES_DIR / "schema.sql").read_text(encoding="utf-8"))
+        conn.execute("UPDATE orders SET status = 'lost' WHERE id % 100 = 0")
+        conn.execute("VACUUM ANALYZE")
+    path = tmp_path / "p.yaml"
+    path.write_text("profile: shop\nversion: 1\nengine: postgresql\n", encoding="utf-8")
+    profile = load_profile(path)
+    state = PostgresEngine().inspect(pg_hypopg_url)
+    evaluator = PgEvaluator(pg_hypopg_url, profile, state,
+                            hypopg_schema(pg_hypopg_url, create=False))
+    try:
+        full = evaluator.write_cost(Candidate("orders", ("customer_id",)))
+        lost = evaluator.write_cost(Candidate("orders", ("customer_id",),
+                                              Where("status", "lost")))
+        two = evaluator.write_cost(Candidate("orders", ("customer_id",),
+                                             Where("status", ("open", "paid"))))
+    finally:
+        evaluator.close()
+    assert full > 0
+    assert lost < full * 0.05          # 600 of 60,000 rows
+    assert 0.5 < two / full < 0.8      # about 39,600 of 60,000

@@ -225,10 +225,22 @@ class PgEvaluator:
 
     def write_cost(self, cand: Candidate) -> float:
         """Seconds per written row: the model of tuner.engines.postgres.writecost over the
-        table's row count (the session is read-only, so nothing is measured here)."""
+        table's row count (the session is read-only, so nothing is measured here); a partial
+        index's cost times the share of the rows its WHERE keeps, as only those get an entry."""
         table = self.state.tables.get(key(cand.table))
-        return per_row_cost(table.rows or 0 if table else 0,
-                            len(cand.columns) + len(cand.include))
+        rows = table.rows or 0 if table else 0
+        cost = per_row_cost(rows, len(cand.columns) + len(cand.include))
+        return cost * self.kept(cand, rows) if cand.where else cost
+
+    def kept(self, cand: Candidate, rows: int) -> float:
+        """The share (0..1) of the table's `rows` that `cand`'s WHERE keeps: the planner's
+        estimate from its statistics; 1 when the table's size is not known."""
+        if not rows or cand.where is None:
+            return 1.0
+        schema, table = split_name(cand.table)
+        [[plan]] = self._fetch(render(ENGINE, "advise/kept", schema=schema, table=table,
+                                      where=cand.where), what=f"partial index on {cand.table}")
+        return min(1.0, float(plan[0]["Plan"]["Plan Rows"]) / rows)
 
     # -- statistics ----------------------------------------------------------------------
     def never_analyzed(self) -> list[str]:

@@ -12,8 +12,10 @@ one B-tree index, PostgreSQL 15 on the CI machine; docs/BENCHMARKS.md):
     200,000     1.46            1.50     1.99                   1.87
     2,000,000   2.20            2.15     3.19                   2.69
 
-A wide text key costs up to three times the model (a 32-character md5 text key: 1.3 to 4.7 µs
-per row); the table in docs/BENCHMARKS.md is a second run (the shared machine is noisy).
+A partial index maintains only the rows its WHERE keeps: PgEvaluator.write_cost multiplies the
+model by that share, as the planner estimates it. A wide text key costs up to three times the
+model (a 32-character md5 text key: 1.3 to 4.7 µs per row); the table in docs/BENCHMARKS.md is
+a second run (the shared machine is noisy).
 """
 
 from __future__ import annotations
