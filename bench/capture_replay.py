@@ -168,6 +168,7 @@ def main() -> None:
     sample_s: dict[str, float] = {}
     statements: dict[str, Any] = {}
     mismatched = []
+
     def replay_once(name: str, label: str, counted: bool = True) -> None:
         say(f"replay {label}: {name} ...")
         again = rerun(paths[name], profs[name], ops=args.ops, seed=args.seed,
@@ -227,8 +228,9 @@ def main() -> None:
                       *(f"**{totals[n] * 1000:,.1f}**" for n in VARIANTS)])
 
     # -- write cost -------------------------------------------------------------------------
-    # On fresh copies, not the replayed ones: the replays' history (which rounds wrote when,
-    # checkpoints) made two replayed copies of one index set differ by several percent.
+    # On fresh copies, not the replayed ones, so that the replays' histories (which round wrote
+    # when, checkpoints) add nothing to the copy-to-copy noise; the twin measures what is left
+    # (two fresh copies of one set have measured up to 2% apart).
     writers = (*VARIANTS, TWIN)
     profs[TWIN] = profs["bundled"]
     written = {}
@@ -366,9 +368,9 @@ inserts get their own verdict: on the others the indexes are the same.
 
 {args.rows:,} fresh participants and as many messages, {args.rows // 10:,} new users and as
 many new events, inserted table by table with `executemany` in {args.batch}-row transactions
-into five more fresh copies (not the replayed ones, whose different histories made two copies
-of one set differ by several percent), the copies taking turns batch by batch in a random order
-rotated by one place per batch (bench/common.py's `insert_rates`, as bench/write_cost.py).
+into five more fresh copies (not the replayed ones, so their histories add no noise), the
+copies taking turns batch by batch in a random order rotated by one place per batch
+(bench/common.py's `insert_rates`, as bench/write_cost.py).
 "{TWIN}" is the bundled profile applied to a fifth copy: what separates it from "bundled" is
 the noise between two copies of one index set. Seconds:
 
