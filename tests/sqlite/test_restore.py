@@ -363,3 +363,41 @@ def test_restore_into_a_locked_database_fails_clearly(capsys: pytest.CaptureFixt
     assert schema(db) == applied_schema
     assert history(capsys, db) == rows
     assert sorted(p.name for p in backup.parent.iterdir()) == listing
+
+
+HOLDER = r"""
+import sys
+from tuner.engines.sqlite.session import acquire
+lock = acquire(sys.argv[1], 0, doing=sys.argv[2])
+print("holding", flush=True)
+sys.stdin.read()
+lock.release()
+"""
+
+
+@pytest.mark.parametrize("holding", ["apply", "restore"])
+def test_restore_and_apply_never_run_side_by_side(capsys: pytest.CaptureFixture[str], db: Path,
+                                                  holding: str) -> None:
+    """A restore waits for the apply lock like an apply does: it refuses (one line, naming the
+    other operation and its pid, nothing changed) while an apply holds it, and an apply
+    refuses while a restore does."""
+    backup = apply(capsys, BOT, db)
+    applied_schema, rows = schema(db), history(capsys, db)
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(db), holding], text=True,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+        r = run(capsys, "restore", backup, "--db", db, "--yes", "--busy-timeout", "300")
+        assert_one_line_error(r, str(db), f"another tuner {holding} is running",
+                              f"pid {holder.pid} on host", "Restore again")
+        more = write(db.parent / "more.yaml", ONE_INDEX.replace(
+            "messages_event_time", "messages_user").replace("event_id, timestamp", "user_id"))
+        r = run(capsys, "apply", more, "--db", db, "--yes", "--busy-timeout", "300")
+        assert_one_line_error(r, f"another tuner {holding} is running", "Apply again")
+        assert schema(db) == applied_schema and history(capsys, db) == rows
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    assert run(capsys, "restore", backup, "--db", db, "--yes").code == 0
+    assert schema(db) != applied_schema

@@ -6,6 +6,8 @@ back with SQLite's online backup API (consistent under SQLite's own locking, WAL
 and cannot write into a WAL database of another page size, so the destination leaves WAL first
 where needed and takes the backup's journal mode after; 5. carry the history rows forward
 (the copy would erase the record of the apply being undone) and add a `restored` row.
+All of it under the apply lock (tuner.engines.sqlite.session.acquire): an apply cannot run
+beside a restore, nor a restore beside an apply.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from tuner.backup import RestoreResult, default_dir, tag_for
 from tuner.engines.sqlite import history as hist
 from tuner.engines.sqlite.backup import prune_backups, release, take_backup, verify_file
 from tuner.engines.sqlite.inspect import database_error, open_readwrite
+from tuner.engines.sqlite.session import acquire
 from tuner.engines.sqlite.settings import pragma_sql
 from tuner.errors import TunerError
 from tuner.history import HistoryRow, now_utc
@@ -44,6 +47,11 @@ def restore_backup(backup: Path, db: str, *, backup_dir: Path | None = None, kee
     started = time.perf_counter()
     wanted = verify_file(backup, verify)
     conn = open_readwrite(db, timeout=busy_timeout_ms / 1000)
+    try:  # no apply may run while the file is replaced (nor start between copy and history)
+        lock = acquire(db, busy_timeout_ms / 1000, doing="restore")
+    except BaseException:
+        conn.close()
+        raise
     try:
         folder = backup_dir or default_dir(Path(db))
         try:
@@ -101,4 +109,5 @@ def restore_backup(backup: Path, db: str, *, backup_dir: Path | None = None, kee
                              {**got, "journal_mode": _pragma(conn, "journal_mode")})
     finally:
         conn.close()
+        lock.release()
         release(Path(db))  # the safety copy's descriptors, only now (sqlite_backup._HELD)

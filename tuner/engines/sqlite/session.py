@@ -199,8 +199,9 @@ class ApplyLock:
             self.fd = -1
 
 
-def acquire(db: str, timeout_s: float) -> ApplyLock:
-    """Take the apply lock of `db`, waiting up to `timeout_s` for another apply to end."""
+def acquire(db: str, timeout_s: float, doing: str = "apply") -> ApplyLock:
+    """Take the apply lock of `db` for `doing` (an apply, or a restore, which must not run
+    beside one), waiting up to `timeout_s` for another holder to end."""
     path = lock_path(db)
     deadline = time.monotonic() + timeout_s
     while True:
@@ -208,20 +209,26 @@ def acquire(db: str, timeout_s: float) -> ApplyLock:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
+            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").split()
             os.close(fd)
             if time.monotonic() >= deadline:
-                raise DatabaseError(db, "another tuner apply is running on this database"
-                                    + (f" (pid {holder.replace(' ', ' on host ', 1)})"
-                                       if holder else "") + "; nothing was changed. Apply "
-                                    "again when it has finished") from None
+                raise DatabaseError(db, _busy_text(holder, doing)) from None
             time.sleep(POLL_S)
             continue
         if _same_file(fd, path):  # not unlinked by the apply that held it just before
             os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()} {socket.gethostname()}\n".encode(), 0)
+            os.pwrite(fd, f"{os.getpid()} {socket.gethostname()} {doing}\n".encode(), 0)
             return ApplyLock(path, fd)
         os.close(fd)
+
+
+def _busy_text(holder: list[str], doing: str) -> str:
+    """The refusal when the lock file's holder (`pid host operation`, read from the file;
+    a lock taken by an older tuner has no operation) is still running."""
+    other = holder[2] if len(holder) > 2 else "apply"
+    who = f" (pid {holder[0]} on host {holder[1]})" if len(holder) > 1 else ""
+    return (f"another tuner {other} is running on this database{who}; nothing was changed. "
+            f"{doing.capitalize()} again when it has finished")
 
 
 def held(db: str) -> bool:
