@@ -29,25 +29,27 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from common import CACHE, demo_db, fresh_copy, machine, median, table, write_section
+from common import (
+    CACHE,
+    demo_db,
+    fresh_copy,
+    machine,
+    median,
+    remove,
+    table,
+    write_section,
+)
 
 import tuner.engines.sqlite.backup
 from tuner import load_profile, make_plan, render_plan_file
 from tuner.apply import ApplyOptions, Event, apply_plan
 from tuner.backup import tag_for
 from tuner.engines.sqlite.backup import take_backup
-from tuner.engines.sqlite.inspect import COMPANIONS
 from tuner.planfile import parse_plan_file
 from tuner.plantypes import Plan
 from tuner.resources import bundled_profile
 
 PAGES_PER_STEP = 1024
-
-
-def remove(path: Path) -> None:
-    """Delete a database file and its companions."""
-    for suffix in ("", *COMPANIONS):
-        Path(str(path) + suffix).unlink(missing_ok=True)
 
 
 def settled_copy(source: Path, name: str) -> Path:

@@ -55,6 +55,7 @@ from common import (
     median,
     new_rows,
     paired_ci,
+    remove,
     table,
     write_profile,
     write_section,
@@ -140,8 +141,7 @@ def main() -> None:
     say(f"running {args.ops} bot operations with capture on (untuned copy) ...")
     captured_db = fresh_copy(pristine, "replay-captured.db")
     capture = CACHE / "replay-capture.db"
-    for suffix in ("", "-wal", "-shm"):
-        Path(str(capture) + suffix).unlink(missing_ok=True)
+    remove(capture)
     driven = drive(captured_db, None, capture=capture, ops=args.ops, seed=args.seed)
     say(f"captured in {driven.seconds:.1f} s; advising from the capture, pass by pass ...")
     base = base_profile()
@@ -163,11 +163,16 @@ def main() -> None:
                                       indexes=indexes[name]),
                                  f"replay-{slug(name)}") for name in VARIANTS}
     profs[TWIN] = profs["bundled"]
+    def applied_copy(name: str, prefix: str) -> tuple[Path, float]:
+        """A fresh copy of the pristine database with `name`'s profile applied, and the
+        seconds the apply took."""
+        say(f"applying {name} to a fresh copy ({prefix}) ...")
+        path = fresh_copy(pristine, f"{prefix}-{slug(name)}.db")
+        return path, apply_profile(profs[name], path)
+
     paths, applied, sizes = {}, {}, {}
     for name in (*VARIANTS, TWIN):
-        say(f"applying {name} ...")
-        paths[name] = fresh_copy(pristine, f"replay-{slug(name)}.db")
-        applied[name] = apply_profile(profs[name], paths[name])
+        paths[name], applied[name] = applied_copy(name, "replay")
         sizes[name] = paths[name].stat().st_size / 1e6
     os.sync()
 
@@ -243,35 +248,26 @@ def main() -> None:
     # -- write cost -------------------------------------------------------------------------
     # On fresh copies, not the replayed ones, so that the replays' histories (which round wrote
     # when, checkpoints) add nothing to the copy-to-copy noise; the twin measures what is left
-    # (two fresh copies of one set have measured up to 2% apart).
+    # (two fresh copies of one set have measured up to 3% apart).
     writers = (*VARIANTS, TWIN)
-    written = {}
-    for name in writers:
-        say(f"applying {name} to a fresh copy for the write cost ...")
-        written[name] = fresh_copy(pristine, f"write-{slug(name)}.db")
-        apply_profile(profs[name], written[name])
+    written = {name: applied_copy(name, "write")[0] for name in writers}
     os.sync()
     say(f"preparing {args.rows:,} fresh rows ...")
     fresh = new_rows(pristine, args.rows)
     settings = profs["bundled"].settings
     conns = {n: connect(written[n], settings) for n in writers}
-    spent = dict.fromkeys(writers, 0.0)
     per_table: dict[str, dict[str, float]] = {}
-    batches: dict[str, list[float]] = {}
     table_batches: dict[str, dict[str, list[float]]] = {}
     for t, (tname, rows) in enumerate(fresh.items()):
         say(f"inserting {len(rows):,} rows into {tname} on each copy ...")
-        got = insert_rates(conns, rows, INSERTS[tname], args.batch, seed=t,
-                           batches=table_batches.setdefault(tname, {}))
-        per_table[tname] = got
-        for n in spent:
-            spent[n] += got[n]
-            batches.setdefault(n, []).extend(table_batches[tname][n])
+        per_table[tname] = insert_rates(conns, rows, INSERTS[tname], args.batch, seed=t,
+                                        batches=table_batches.setdefault(tname, {}))
+    spent = {n: sum(got[n] for got in per_table.values()) for n in writers}
+    batches = {n: [x for got in table_batches.values() for x in got[n]] for n in writers}
     for conn in conns.values():
         conn.close()
     for path in written.values():
-        for suffix in ("", "-wal", "-shm"):
-            Path(str(path) + suffix).unlink(missing_ok=True)
+        remove(path)
     write_rows = [[tname, *(f"{got[n]:.2f}" for n in spent)]
                   for tname, got in per_table.items()]
     write_rows.append(["**all four**", *(f"**{spent[n]:.2f}**" for n in spent)])

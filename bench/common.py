@@ -66,11 +66,16 @@ def seed_db(participants: int, seed: int = 7) -> Path:
     return path
 
 
+def remove(path: Path) -> None:
+    """Delete a database file and its companions (-wal, -shm, -journal)."""
+    for suffix in ("", *COMPANIONS):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+
+
 def fresh_copy(source: Path, name: str) -> Path:
     """A working copy of `source` in the cache (companions removed first)."""
     target = CACHE / name
-    for suffix in ("", *COMPANIONS):
-        Path(str(target) + suffix).unlink(missing_ok=True)
+    remove(target)
     shutil.copyfile(source, target)
     return target
 

@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from common import CACHE, machine, median, table, write_section
+from common import CACHE, machine, median, remove, table, write_section
 
 from tuner.api import make_plan
 from tuner.apply import ApplyOptions, ApplyResult, apply_plan
@@ -520,8 +520,7 @@ def main() -> None:
         if not args.keep:
             drop_database(args.pg, scratch)
             drop_database(args.pg, untuned_name)
-            for suffix in ("", *COMPANIONS):
-                Path(str(sqlite_path) + suffix).unlink(missing_ok=True)
+            remove(Path(sqlite_path))
         auto_after = auto_conf(args.pg)
         if auto_after != auto_before:
             say(f"postgresql.auto.conf CHANGED: {auto_before} -> {auto_after}; run ALTER "

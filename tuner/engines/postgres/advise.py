@@ -230,11 +230,12 @@ class PgEvaluator:
         table = self.state.tables.get(key(cand.table))
         rows = table.rows or 0 if table else 0
         cost = per_row_cost(rows, len(cand.columns) + len(cand.include))
-        return cost * self.kept(cand, rows) if cand.where else cost
+        return cost * self.kept(cand, rows)
 
     def kept(self, cand: Candidate, rows: int) -> float:
         """The share (0..1) of the table's `rows` that `cand`'s WHERE keeps: the planner's
-        estimate from its statistics; 1 when the table's size is not known."""
+        estimate from its statistics; 1 without a WHERE or when the table's size is not
+        known."""
         if not rows or cand.where is None:
             return 1.0
         schema, table = split_name(cand.table)
